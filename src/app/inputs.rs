@@ -1,0 +1,76 @@
+//! Turning command-line inputs into validated objects, with errors that name the value and
+//! the fix. Shared by every subcommand.
+
+use crate::core::network::{Network, validate_widths};
+use crate::core::weights;
+use crate::error::{Error, Result};
+use crate::rng::{Stream, stream};
+
+use super::cli::NetworkSource;
+
+/// Where a network came from, for reports.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct NetworkOrigin {
+    /// `"random"` or the weights file's path.
+    pub source: String,
+    /// `"normalized"`, `"unit"`, or the file's `weight_scale` metadata / `"file"`.
+    pub weight_scale: String,
+}
+
+/// Builds the network of `--widths` (random, from the `(experiment, trial)` network stream)
+/// or reads `--weights`.
+pub fn network(src: &NetworkSource, seed: u64, experiment: &str, trial: u64) -> Result<(Network, NetworkOrigin)> {
+    match (&src.widths, &src.weights) {
+        (Some(widths), None) => {
+            validate_widths(widths)?;
+            let mut rng = stream(seed, experiment, trial, Stream::Network);
+            let net = Network::gaussian(widths, src.weight_scale, &mut rng);
+            let scale = serde_json::to_value(src.weight_scale)?.as_str().unwrap_or_default().to_string();
+            Ok((net, NetworkOrigin { source: "random".into(), weight_scale: scale }))
+        }
+        (None, Some(path)) => {
+            let loaded = weights::load(path)?;
+            let scale = loaded.metadata.get("weight_scale").cloned().unwrap_or_else(|| "file".into());
+            Ok((loaded.net, NetworkOrigin { source: path.display().to_string(), weight_scale: scale }))
+        }
+        _ => Err(Error::param(
+            "network",
+            "neither --widths nor --weights",
+            "give --widths k,n_1,...,n_d for a random network or --weights FILE.safetensors",
+        )),
+    }
+}
+
+/// Checks a user-given latent code: the right length, finite, and (if `nonzero`) not 0.
+pub fn latent_code(name: &'static str, x: &[f64], k: usize, nonzero: bool) -> Result<()> {
+    if x.len() != k {
+        return Err(Error::param(name, format_code(x), format!("give exactly {k} comma-separated numbers")));
+    }
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(Error::param(name, format_code(x), "every entry must be a finite number"));
+    }
+    if nonzero && x.iter().all(|&v| v == 0.0) {
+        return Err(Error::param(name, format_code(x), "x0 must be nonzero (f has no signal at x0 = 0)"));
+    }
+    Ok(())
+}
+
+fn format_code(x: &[f64]) -> String {
+    x.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// Checks that an integer parameter is at least `min`.
+pub fn at_least(name: &'static str, value: usize, min: usize, fix: &str) -> Result<()> {
+    if value < min {
+        return Err(Error::param(name, value, fix.to_string()));
+    }
+    Ok(())
+}
+
+/// Checks that a real parameter is finite and positive.
+pub fn positive(name: &'static str, value: f64) -> Result<()> {
+    if !value.is_finite() || value <= 0.0 {
+        return Err(Error::param(name, value, "give a finite number greater than 0"));
+    }
+    Ok(())
+}

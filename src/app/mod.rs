@@ -1,0 +1,27 @@
+//! The subcommands behind the `dpr-audit` binary: parse → typed options → run → report.
+//!
+//! Each subcommand validates its options first (before any file is touched), computes, then
+//! writes its CSV files, plots and `manifest.json` into a staging folder that is committed in
+//! one rename ([`crate::report::output::OutputDir`]).
+
+pub mod cli;
+pub mod context;
+pub mod expected_cmd;
+pub mod inputs;
+pub mod net_cmd;
+pub mod verify_cmd;
+
+pub use cli::{Cli, Command};
+pub use context::{Context, Outcome};
+
+use crate::error::Result;
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli, command_line: Vec<String>) -> Result<Outcome> {
+    let ctx = Context::new(&cli.global, command_line)?;
+    match cli.command {
+        Command::Expected(args) => expected_cmd::run(&ctx, args),
+        Command::Net(args) => net_cmd::run(&ctx, args),
+        Command::Verify(args) => verify_cmd::run(&ctx, args),
+    }
+}

@@ -1,0 +1,139 @@
+//! The claims `dpr-audit verify` checks, one module each, with their specs in `verify/`
+//! (one TOML file per claim: parameters for the quick and the full protocol, and the pass
+//! criterion in words). The specs are compiled into the binary so `verify` needs nothing
+//! beyond the repository; `verify --specs DIR` is not needed to run the defaults.
+
+pub mod c0_expectation;
+pub mod c1_expected_landscape;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::error::{Error, Result};
+use crate::report::output::OutputDir;
+
+/// The shipped specs: `(file name, contents)`.
+pub const SPECS: &[(&str, &str)] = &[
+    ("C0-expectation-identities.toml", include_str!("../../verify/C0-expectation-identities.toml")),
+    ("C1-expected-landscape.toml", include_str!("../../verify/C1-expected-landscape.toml")),
+];
+
+/// A claim's spec file.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Spec {
+    /// Short id (`C0`, `C1`, …).
+    pub id: String,
+    /// One-line statement of the claim.
+    pub title: String,
+    /// Where the claim comes from.
+    pub source: String,
+    /// The pass criterion in words.
+    pub criterion: String,
+    /// Parameters of the quick protocol.
+    pub quick: toml::Table,
+    /// Parameters of the full protocol.
+    pub full: toml::Table,
+}
+
+impl Spec {
+    /// Parses a spec; `name` is used in errors.
+    pub fn parse(name: &str, text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::Config { path: PathBuf::from(name), reason: e.to_string() })
+    }
+
+    /// The parameters of the chosen protocol as the claim's typed struct.
+    pub fn params<T: DeserializeOwned>(&self, full: bool) -> Result<T> {
+        let table = if full { &self.full } else { &self.quick };
+        table.clone().try_into().map_err(|e: toml::de::Error| Error::Config {
+            path: PathBuf::from(format!("verify/{} [{}]", self.id, if full { "full" } else { "quick" })),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Outcome of a claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// The data support the claim.
+    Pass,
+    /// The data contradict the claim (a valid, reportable result).
+    Fail,
+    /// The data cannot decide.
+    Inconclusive,
+}
+
+impl Verdict {
+    /// `PASS`, `FAIL` or `INCONCLUSIVE`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+        }
+    }
+
+    /// `Pass` when `ok`, else `Fail`.
+    pub fn from_bool(ok: bool) -> Self {
+        if ok { Verdict::Pass } else { Verdict::Fail }
+    }
+}
+
+/// What a claim reports for the summary table.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClaimReport {
+    /// Claim id.
+    pub id: String,
+    /// Claim statement.
+    pub title: String,
+    /// What was measured, with its kind (exact, estimate ± SE, lower bound).
+    pub measured: String,
+    /// The pass criterion.
+    pub criterion: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Files written, relative to the verify folder.
+    pub files: Vec<String>,
+    /// Figures among them.
+    pub figures: Vec<String>,
+}
+
+/// Where a claim writes: its own sub-folder of the verify output.
+pub struct ClaimDir<'a> {
+    /// The verify output folder.
+    pub out: &'a OutputDir,
+    /// The claim's sub-folder name (e.g. `C0-expectation-identities`).
+    pub name: String,
+}
+
+impl ClaimDir<'_> {
+    /// Path of `file` inside the claim's folder (in the staging area).
+    pub fn file(&self, file: &str) -> PathBuf {
+        self.out.file(&self.relative(file))
+    }
+
+    /// `name/file`, as listed in the summary.
+    pub fn relative(&self, file: &str) -> String {
+        Path::new(&self.name).join(file).to_string_lossy().into_owned()
+    }
+
+    /// Writes a CSV file into the claim's folder; returns its relative name.
+    pub fn write_csv<T: Serialize>(&self, file: &str, rows: &[T]) -> Result<String> {
+        let rel = self.relative(file);
+        self.out.write_csv(&rel, rows)?;
+        Ok(rel)
+    }
+}
+
+/// Runs the claim of `spec`.
+pub fn run(spec: &Spec, full: bool, seed: u64, dir: &ClaimDir<'_>) -> Result<ClaimReport> {
+    match spec.id.as_str() {
+        "C0" => c0_expectation::run(spec, spec.params(full)?, seed, dir),
+        "C1" => c1_expected_landscape::run(spec, spec.params(full)?, seed, dir),
+        other => Err(Error::Config {
+            path: PathBuf::from(format!("verify/{other}")),
+            reason: format!("no claim implements id {other:?}; known ids: C0, C1"),
+        }),
+    }
+}

@@ -1,0 +1,173 @@
+//! Closed forms of the expected landscape (THEORY.md §2–§4, corrected signs). Pure functions,
+//! no randomness.
+//!
+//! | paper | here |
+//! |---|---|
+//! | `g(θ)` | [`angle_map`] |
+//! | `θ̄_0 … θ̄_d`, `θ̌_0 … θ̌_d` | [`angle_sequence`], [`theta_check`] |
+//! | `ξ_d`, `ζ_d` | [`xi`], [`zeta`] |
+//! | `κ(θ)` | [`kappa`] |
+//! | `ρ_d` (phase retrieval), `ρ_d^{CS}` | [`rho_pr`], [`rho_cs`] |
+//! | `M_{x̂↔ŷ}`, `Q_{x,y}`, `Φ_{z,w}` | [`swap_matrix`], [`q_matrix`], [`phi_matrix`] |
+//! | `h_{x,x0}`, `F(x)` | [`expected_gradient`], [`expected_objective`] |
+//! | `h^{CS}` | [`expected_gradient_cs`] |
+
+use std::f64::consts::PI;
+
+use faer::Mat;
+
+use super::vector::{angle, norm, unit};
+
+/// Below this length of the component of `ŷ` orthogonal to `x̂` (a few dozen rounding units),
+/// the two directions count as parallel and [`swap_matrix`] takes its limit `±x̂x̂ᵀ`.
+const PARALLEL_TOL: f64 = 64.0 * f64::EPSILON;
+
+/// `g(θ) = arccos(((π−θ) cos θ + sin θ)/π)` (THEORY.md §3): the angle between `relu(W x)` and
+/// `relu(W y)` in expectation when `∠(x, y) = θ`.
+pub fn angle_map(theta: f64) -> f64 {
+    (((PI - theta) * theta.cos() + theta.sin()) / PI).clamp(-1.0, 1.0).acos()
+}
+
+/// `θ_0, θ_1 = g(θ_0), …, θ_d` (THEORY.md §3); `d + 1` entries.
+pub fn angle_sequence(theta0: f64, d: usize) -> Vec<f64> {
+    let mut seq = Vec::with_capacity(d + 1);
+    seq.push(theta0);
+    for i in 0..d {
+        seq.push(angle_map(seq[i]));
+    }
+    seq
+}
+
+/// `θ̌_d`: the sequence started at `θ̌_0 = π` (THEORY.md §3).
+pub fn theta_check(d: usize) -> f64 {
+    angle_sequence(PI, d)[d]
+}
+
+/// `ξ_d = Π_{i=0}^{d−1} (π − θ̄_i)/π` for `thetas = θ̄_0 … θ̄_{d}` (only the first `d` are used).
+pub fn xi(thetas: &[f64], d: usize) -> f64 {
+    thetas[..d].iter().map(|t| (PI - t) / PI).product()
+}
+
+/// `ζ_d = Σ_{i=0}^{d−1} (sin θ̄_i/π) Π_{j=i+1}^{d−1} (π − θ̄_j)/π` (THEORY.md §3).
+pub fn zeta(thetas: &[f64], d: usize) -> f64 {
+    (0..d)
+        .map(|i| thetas[i].sin() / PI * xi(&thetas[i + 1..], d - i - 1))
+        .sum()
+}
+
+/// `κ(θ) = ((π − 2θ) cos θ + 2 sin θ)/π = ⟨ẑ, Φ_{z,w} ŵ⟩` for `θ = ∠(z, w)` (THEORY.md §2).
+pub fn kappa(theta: f64) -> f64 {
+    ((PI - 2.0 * theta) * theta.cos() + 2.0 * theta.sin()) / PI
+}
+
+/// `ρ_d^{CS} = cos θ̌_d` (Hand–Voroninski, compressed sensing; THEORY.md §3).
+pub fn rho_cs(d: usize) -> f64 {
+    theta_check(d).cos()
+}
+
+/// `ρ_d = 2 sin θ̌_d/π + (π − 2θ̌_d)/π · cos θ̌_d = κ(θ̌_d)` (HLV, corrected plus sign; THEORY.md §3).
+pub fn rho_pr(d: usize) -> f64 {
+    kappa(theta_check(d))
+}
+
+/// `M_{x̂↔ŷ}` in the coordinate-free form of THEORY.md §2, with the limits `x̂x̂ᵀ` at θ = 0
+/// and `−x̂x̂ᵀ` at θ = π. Both arguments must be nonzero.
+pub fn swap_matrix(x: &[f64], y: &[f64]) -> Mat<f64> {
+    let k = x.len();
+    let theta = angle(x, y);
+    let u1 = unit(x);
+    let yh = unit(y);
+    let (s, c) = theta.sin_cos();
+    // u_2 = (ŷ − cos θ x̂)/sin θ, normalised by its own length (more accurate than dividing by
+    // sin θ). Within rounding of θ = 0 or π it is noise, so the limits apply there.
+    let along: f64 = yh.iter().zip(&u1).map(|(a, b)| a * b).sum();
+    let residual: Vec<f64> = yh.iter().zip(&u1).map(|(b, a)| b - along * a).collect();
+    let r = norm(&residual);
+    if r <= PARALLEL_TOL {
+        let sign = if along > 0.0 { 1.0 } else { -1.0 };
+        return Mat::from_fn(k, k, |i, j| sign * u1[i] * u1[j]);
+    }
+    let u2: Vec<f64> = residual.iter().map(|v| v / r).collect();
+    Mat::from_fn(k, k, |i, j| {
+        c * (u1[i] * u1[j] - u2[i] * u2[j]) + s * (u1[i] * u2[j] + u2[i] * u1[j])
+    })
+}
+
+/// `Q_{x,y} = (π−θ)/(2π) I + sin θ/(2π) M_{x̂↔ŷ} = E[W_{+,x}ᵀ W_{+,y}]` for `W` iid `N(0, 1/n)`
+/// (THEORY.md §2, the WDC's centre).
+pub fn q_matrix(x: &[f64], y: &[f64]) -> Mat<f64> {
+    let theta = angle(x, y);
+    identity_plus((PI - theta) / (2.0 * PI), theta.sin() / (2.0 * PI), x, y)
+}
+
+/// `Φ_{z,w} = (π−2θ)/π I + 2 sin θ/π M_{ẑ↔ŵ} = E[A_zᵀ A_w]` for `A` iid `N(0, 1/m)`, and
+/// `Φ = 0` when `z = 0` or `w = 0` (THEORY.md §2, the RRCP's centre).
+pub fn phi_matrix(z: &[f64], w: &[f64]) -> Mat<f64> {
+    if norm(z) == 0.0 || norm(w) == 0.0 {
+        return Mat::zeros(z.len(), z.len());
+    }
+    let theta = angle(z, w);
+    identity_plus((PI - 2.0 * theta) / PI, 2.0 * theta.sin() / PI, z, w)
+}
+
+/// `a I + b M_{x̂↔ŷ}`.
+fn identity_plus(a: f64, b: f64, x: &[f64], y: &[f64]) -> Mat<f64> {
+    let m = swap_matrix(x, y);
+    Mat::from_fn(x.len(), x.len(), |i, j| {
+        b * m[(i, j)] + if i == j { a } else { 0.0 }
+    })
+}
+
+/// The coefficients `(α, β)` of the expected gradient at angle `θ̄_0` for depth `d`
+/// (THEORY.md §4): `β = (π − 2θ̄_d)/π · ξ_d`, `α = 2 sin θ̄_d/π + (π − 2θ̄_d)/π · ζ_d`.
+pub fn gradient_coefficients(theta0: f64, d: usize) -> (f64, f64) {
+    let t = angle_sequence(theta0, d);
+    let td = t[d];
+    let beta = (PI - 2.0 * td) / PI * xi(&t, d);
+    let alpha = 2.0 * td.sin() / PI + (PI - 2.0 * td) / PI * zeta(&t, d);
+    (alpha, beta)
+}
+
+/// The expected gradient `h_{x,x0} = 2^{−d} [−β ‖x0‖ x̂0 + (‖x‖ − α ‖x0‖) x̂]` (THEORY.md §4,
+/// corrected signs). `F` is not differentiable at `x = 0`; there this returns `None`.
+pub fn expected_gradient(x: &[f64], x0: &[f64], d: usize) -> Option<Vec<f64>> {
+    let (r, r0) = (norm(x), norm(x0));
+    if r == 0.0 || r0 == 0.0 {
+        return None;
+    }
+    let (alpha, beta) = gradient_coefficients(angle(x, x0), d);
+    let scale = 0.5f64.powi(d as i32);
+    Some(
+        x.iter()
+            .zip(x0)
+            .map(|(xi, x0i)| scale * (-beta * x0i + (r - alpha * r0) * xi / r))
+            .collect(),
+    )
+}
+
+/// The expected objective `F(x) = (‖x‖² + ‖x0‖²)/2^{d+1} − 2^{−d} ‖x‖ ‖x0‖ κ(θ̄_d)`
+/// (HLV-J Lemma 20, simplified; THEORY.md §4).
+pub fn expected_objective(x: &[f64], x0: &[f64], d: usize) -> f64 {
+    let (r, r0) = (norm(x), norm(x0));
+    let td = angle_sequence(angle(x, x0), d)[d];
+    let scale = 0.5f64.powi(d as i32);
+    0.5 * scale * (r * r + r0 * r0) - scale * r * r0 * kappa(td)
+}
+
+/// Hand–Voroninski's compressed-sensing expected gradient
+/// `h^{CS} = 2^{−d} [−ξ_d x0 + x − ζ_d (‖x0‖/‖x‖) x]` (THEORY.md §4), for comparison.
+pub fn expected_gradient_cs(x: &[f64], x0: &[f64], d: usize) -> Option<Vec<f64>> {
+    let (r, r0) = (norm(x), norm(x0));
+    if r == 0.0 {
+        return None;
+    }
+    let t = angle_sequence(angle(x, x0), d);
+    let (xi_d, zeta_d) = (xi(&t, d), zeta(&t, d));
+    let scale = 0.5f64.powi(d as i32);
+    Some(
+        x.iter()
+            .zip(x0)
+            .map(|(xi, x0i)| scale * (-xi_d * x0i + xi - zeta_d * r0 / r * xi))
+            .collect(),
+    )
+}

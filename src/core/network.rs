@@ -1,0 +1,387 @@
+//! The generator `G(x) = relu(W_d … relu(W_1 x))` (THEORY.md §1) and the general feed-forward
+//! networks a trained decoder needs (biases, softplus, sigmoid).
+//!
+//! - Active rows use the **strict** inequality `W_{+,x} = diag(Wx > 0) W`; the derivative of
+//!   ReLU at 0 is taken as 0, so [`Network::jvp`] and [`Network::vjp`] are exactly `Λ_x u` and
+//!   `Λ_xᵀ w` for a bias-free ReLU network, without forming `Λ_x`.
+//! - [`Network::active_product`] forms `Λ_x` (`n × k`) for small sizes; `G(x) = Λ_x x`.
+//! - [`Network::forward_batch`] runs a `k × B` block of codes through matrix–matrix products.
+//!
+//! Matrix products run sequentially (`Par::Seq`): parallelism lives at the trial level so that
+//! results never depend on the thread count.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, ColMut, ColRef, Mat, MatRef, Par};
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::error::{Error, Result};
+
+/// A layer's nonlinearity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// `max(z, 0)`, derivative `1[z > 0]` (strict), one-sided rule at `z = 0`.
+    Relu,
+    /// `log(1 + e^z)`.
+    Softplus,
+    /// `1/(1 + e^{−z})`.
+    Sigmoid,
+    /// No nonlinearity.
+    Identity,
+}
+
+impl Activation {
+    /// Parses the names used in weight-file metadata and on the command line.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "relu" => Some(Self::Relu),
+            "softplus" => Some(Self::Softplus),
+            "sigmoid" => Some(Self::Sigmoid),
+            "identity" | "linear" => Some(Self::Identity),
+            _ => None,
+        }
+    }
+
+    /// The name written to files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Relu => "relu",
+            Self::Softplus => "softplus",
+            Self::Sigmoid => "sigmoid",
+            Self::Identity => "identity",
+        }
+    }
+
+    /// `σ(z)`.
+    pub fn apply(self, z: f64) -> f64 {
+        match self {
+            Self::Relu => z.max(0.0),
+            Self::Softplus => z.max(0.0) + (-z.abs()).exp().ln_1p(),
+            Self::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+            Self::Identity => z,
+        }
+    }
+
+    /// `σ'(z)`, with `relu'(0) = 0` (the strict mask of THEORY.md §1).
+    pub fn derivative(self, z: f64) -> f64 {
+        match self {
+            Self::Relu => f64::from(z > 0.0),
+            Self::Softplus => 1.0 / (1.0 + (-z).exp()),
+            Self::Sigmoid => {
+                let s = 1.0 / (1.0 + (-z).exp());
+                s * (1.0 - s)
+            }
+            Self::Identity => 1.0,
+        }
+    }
+
+    /// Derivative of `t ↦ σ(z + t ż)` at `t = 0+` (THEORY.md §1): for ReLU, `ż` if `z > 0`,
+    /// `0` if `z < 0`, `max(ż, 0)` at the kink `z = 0`.
+    pub fn one_sided(self, z: f64, zdot: f64) -> f64 {
+        match self {
+            Self::Relu if z == 0.0 => zdot.max(0.0),
+            _ => self.derivative(z) * zdot,
+        }
+    }
+}
+
+/// Variance convention of Gaussian weights (THEORY.md §1; record it with every result).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightScale {
+    /// `N(0, 1/n_i)` for a layer with `n_i` outputs: the theorems' convention.
+    Normalized,
+    /// `N(0, 1)`: HLV's synthetic experiment.
+    Unit,
+}
+
+impl WeightScale {
+    /// Standard deviation of an entry of a layer with `rows` outputs.
+    pub fn std_dev(self, rows: usize) -> f64 {
+        match self {
+            Self::Normalized => 1.0 / (rows as f64).sqrt(),
+            Self::Unit => 1.0,
+        }
+    }
+}
+
+/// One layer `a ↦ σ(W a + b)`.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    /// `W_i ∈ R^{n_i × n_{i−1}}`.
+    pub weight: Mat<f64>,
+    /// Optional bias `b_i ∈ R^{n_i}`.
+    pub bias: Option<Vec<f64>>,
+    /// `σ_i`.
+    pub activation: Activation,
+}
+
+/// A feed-forward network with widths `k = n_0, n_1, …, n_d`.
+#[derive(Clone, Debug)]
+pub struct Network {
+    layers: Vec<Layer>,
+}
+
+/// Values kept by a forward pass: pre-activations `z_i` and activations `a_i` per layer.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    /// `z_i = W_i a_{i−1} + b_i`, one vector per layer.
+    pub pre: Vec<Vec<f64>>,
+    /// `a_i = σ_i(z_i)`; the last one is `G(x)`.
+    pub post: Vec<Vec<f64>>,
+}
+
+impl Trace {
+    /// `G(x)`.
+    pub fn output(&self) -> &[f64] {
+        self.post.last().expect("a network has at least one layer")
+    }
+}
+
+/// `dst = W src` through faer, sequentially.
+pub(crate) fn matvec(dst: &mut [f64], w: MatRef<'_, f64>, src: &[f64]) {
+    matmul(
+        ColMut::from_slice_mut(dst),
+        Accum::Replace,
+        w,
+        ColRef::from_slice(src),
+        1.0,
+        Par::Seq,
+    );
+}
+
+impl Network {
+    /// Validates and wraps layers: consecutive shapes must chain and every value be finite.
+    pub fn from_layers(layers: Vec<Layer>) -> Result<Self> {
+        if layers.is_empty() {
+            return Err(Error::param("layers", 0, "a network needs at least one layer (d >= 1)"));
+        }
+        for (i, pair) in layers.windows(2).enumerate() {
+            if pair[1].weight.ncols() != pair[0].weight.nrows() {
+                return Err(Error::param(
+                    "layer shapes",
+                    format!(
+                        "W{} is {}x{} but W{} is {}x{}",
+                        i + 1,
+                        pair[0].weight.nrows(),
+                        pair[0].weight.ncols(),
+                        i + 2,
+                        pair[1].weight.nrows(),
+                        pair[1].weight.ncols()
+                    ),
+                    "each W_i must have n_{i-1} columns, the row count of W_{i-1}",
+                ));
+            }
+        }
+        for (i, layer) in layers.iter().enumerate() {
+            let (r, c) = (layer.weight.nrows(), layer.weight.ncols());
+            if r == 0 || c == 0 {
+                return Err(Error::param("layer shape", format!("W{} is {r}x{c}", i + 1), "widths must be positive"));
+            }
+            let finite = (0..c).all(|j| layer.weight.col_as_slice(j).iter().all(|v| v.is_finite()));
+            if !finite || layer.bias.as_ref().is_some_and(|b| b.iter().any(|v| !v.is_finite())) {
+                return Err(Error::param("weights", format!("layer {}", i + 1), "all weights and biases must be finite"));
+            }
+            if layer.bias.as_ref().is_some_and(|b| b.len() != r) {
+                return Err(Error::param("bias length", format!("layer {}", i + 1), "b_i must have n_i entries"));
+            }
+        }
+        Ok(Self { layers })
+    }
+
+    /// A bias-free ReLU network with iid Gaussian weights of the given convention.
+    /// `widths = [k, n_1, …, n_d]`; call [`validate_widths`] first on user input.
+    pub fn gaussian<R: Rng + ?Sized>(widths: &[usize], scale: WeightScale, rng: &mut R) -> Self {
+        let layers = widths
+            .windows(2)
+            .map(|w| {
+                let sd = scale.std_dev(w[1]);
+                // Column-major fill order, fixed so that files and seeds agree.
+                let mut weight = Mat::zeros(w[1], w[0]);
+                for j in 0..w[0] {
+                    for v in weight.col_as_slice_mut(j) {
+                        let z: f64 = StandardNormal.sample(rng);
+                        *v = sd * z;
+                    }
+                }
+                Layer { weight, bias: None, activation: Activation::Relu }
+            })
+            .collect();
+        Self { layers }
+    }
+
+    /// The layers.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// `[k, n_1, …, n_d]`.
+    pub fn widths(&self) -> Vec<usize> {
+        let mut w = vec![self.layers[0].weight.ncols()];
+        w.extend(self.layers.iter().map(|l| l.weight.nrows()));
+        w
+    }
+
+    /// Depth `d`.
+    pub fn depth(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Latent dimension `k = n_0`.
+    pub fn latent_dim(&self) -> usize {
+        self.layers[0].weight.ncols()
+    }
+
+    /// Output dimension `n = n_d`.
+    pub fn output_dim(&self) -> usize {
+        self.layers[self.layers.len() - 1].weight.nrows()
+    }
+
+    /// The hypotheses of the theory this network breaks (empty for a bias-free ReLU network).
+    pub fn theory_violations(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            if l.bias.as_ref().is_some_and(|b| b.iter().any(|&v| v != 0.0)) {
+                out.push(format!("layer {} has a nonzero bias", i + 1));
+            }
+            if l.activation != Activation::Relu {
+                out.push(format!("layer {} uses {} instead of relu", i + 1, l.activation.name()));
+            }
+        }
+        out
+    }
+
+    /// Checks that a latent code has `k` finite entries.
+    pub fn check_code(&self, name: &'static str, x: &[f64]) -> Result<()> {
+        if x.len() != self.latent_dim() {
+            return Err(Error::param(name, format!("{} entries", x.len()), format!("the network's latent dimension is k = {}", self.latent_dim())));
+        }
+        if !x.iter().all(|v| v.is_finite()) {
+            return Err(Error::param(name, format!("{x:?}"), "every entry must be a finite number"));
+        }
+        Ok(())
+    }
+
+    /// Forward pass keeping every pre-activation (the activation masks are `z_i > 0`).
+    pub fn forward(&self, x: &[f64]) -> Trace {
+        let mut pre = Vec::with_capacity(self.depth());
+        let mut post: Vec<Vec<f64>> = Vec::with_capacity(self.depth());
+        for layer in &self.layers {
+            let input = post.last().map_or(x, Vec::as_slice);
+            let mut z = vec![0.0; layer.weight.nrows()];
+            matvec(&mut z, layer.weight.as_ref(), input);
+            if let Some(b) = &layer.bias {
+                z.iter_mut().zip(b).for_each(|(zi, bi)| *zi += bi);
+            }
+            post.push(z.iter().map(|&v| layer.activation.apply(v)).collect());
+            pre.push(z);
+        }
+        Trace { pre, post }
+    }
+
+    /// `G(x)`.
+    pub fn generate(&self, x: &[f64]) -> Vec<f64> {
+        self.forward(x).post.pop().expect("nonempty")
+    }
+
+    /// Jacobian–vector product `J_x u` at a traced point (`= Λ_x u` for bias-free ReLU).
+    pub fn jvp(&self, trace: &Trace, u: &[f64]) -> Vec<f64> {
+        self.layers.iter().zip(&trace.pre).fold(u.to_vec(), |dot, (layer, z)| {
+            let mut out = vec![0.0; layer.weight.nrows()];
+            matvec(&mut out, layer.weight.as_ref(), &dot);
+            out.iter_mut().zip(z).for_each(|(o, &zi)| *o *= layer.activation.derivative(zi));
+            out
+        })
+    }
+
+    /// One-sided derivative of `t ↦ G(x + t u)` at `t = 0+` (THEORY.md §1, exact at kinks):
+    /// every pre-activation is affine in `t` for small `t > 0`, and ReLU at `z = 0` passes
+    /// `max(ż, 0)`. Returns `Ġ`.
+    pub fn one_sided_jvp(&self, trace: &Trace, u: &[f64]) -> Vec<f64> {
+        self.layers.iter().zip(&trace.pre).fold(u.to_vec(), |dot, (layer, z)| {
+            let mut out = vec![0.0; layer.weight.nrows()];
+            matvec(&mut out, layer.weight.as_ref(), &dot);
+            out.iter_mut().zip(z).for_each(|(o, &zi)| *o = layer.activation.one_sided(zi, *o));
+            out
+        })
+    }
+
+    /// Vector–Jacobian product `J_xᵀ w` at a traced point (`= Λ_xᵀ w` for bias-free ReLU).
+    pub fn vjp(&self, trace: &Trace, w: &[f64]) -> Vec<f64> {
+        self.layers.iter().zip(&trace.pre).rev().fold(w.to_vec(), |g, (layer, z)| {
+            let masked: Vec<f64> = g.iter().zip(z).map(|(gi, &zi)| gi * layer.activation.derivative(zi)).collect();
+            let mut out = vec![0.0; layer.weight.ncols()];
+            matvec(&mut out, layer.weight.transpose(), &masked);
+            out
+        })
+    }
+
+    /// `Λ_x = W_{d,+,x} … W_{1,+,x}` as a dense `n × k` matrix (for small sizes; for a
+    /// general network this is the Jacobian of `G` at `x`).
+    pub fn active_product(&self, x: &[f64]) -> Mat<f64> {
+        let trace = self.forward(x);
+        let k = self.latent_dim();
+        let mut lambda = Mat::zeros(self.output_dim(), k);
+        let mut e = vec![0.0; k];
+        for j in 0..k {
+            e[j] = 1.0;
+            lambda.col_as_slice_mut(j).copy_from_slice(&self.jvp(&trace, &e));
+            e[j] = 0.0;
+        }
+        lambda
+    }
+
+    /// Forward pass of a `k × B` block of codes; returns the pre-activations of every layer
+    /// (`n_i × B` each) and the outputs `G(X)` (`n × B`).
+    pub fn forward_batch(&self, x: MatRef<'_, f64>) -> (Vec<Mat<f64>>, Mat<f64>) {
+        let mut pre = Vec::with_capacity(self.depth());
+        let mut act: Mat<f64> = x.to_owned();
+        for layer in &self.layers {
+            let mut z = Mat::zeros(layer.weight.nrows(), act.ncols());
+            matmul(z.as_mut(), Accum::Replace, layer.weight.as_ref(), act.as_ref(), 1.0, Par::Seq);
+            if let Some(b) = &layer.bias {
+                for j in 0..z.ncols() {
+                    z.col_as_slice_mut(j).iter_mut().zip(b).for_each(|(zi, bi)| *zi += bi);
+                }
+            }
+            act = Mat::from_fn(z.nrows(), z.ncols(), |i, j| layer.activation.apply(z[(i, j)]));
+            pre.push(z);
+        }
+        (pre, act)
+    }
+
+    /// `J_xᵀ W` for each column of a block, given the batch's pre-activations.
+    pub fn vjp_batch(&self, pre: &[Mat<f64>], w: Mat<f64>) -> Mat<f64> {
+        self.layers.iter().zip(pre).rev().fold(w, |mut g, (layer, z)| {
+            for j in 0..g.ncols() {
+                g.col_as_slice_mut(j)
+                    .iter_mut()
+                    .zip(z.col_as_slice(j))
+                    .for_each(|(gi, &zi)| *gi *= layer.activation.derivative(zi));
+            }
+            let mut out = Mat::zeros(layer.weight.ncols(), g.ncols());
+            matmul(out.as_mut(), Accum::Replace, layer.weight.transpose(), g.as_ref(), 1.0, Par::Seq);
+            out
+        })
+    }
+}
+
+/// Validates user widths `[k, n_1, …, n_d]`: at least two entries, all positive.
+pub fn validate_widths(widths: &[usize]) -> Result<()> {
+    if widths.len() < 2 {
+        return Err(Error::param(
+            "--widths",
+            format!("{widths:?}"),
+            "give at least two widths k,n_1[,…,n_d], e.g. --widths 20,500,500,784",
+        ));
+    }
+    if let Some(i) = widths.iter().position(|&w| w == 0) {
+        return Err(Error::param(
+            "--widths",
+            format!("{widths:?} (entry {} is 0)", i + 1),
+            "every width must be a positive integer",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! The phase-retrieval objective `f(x) = ½ ‖ |A G(x)| − b ‖²` with `b = |A G(x0)|`
+//! (THEORY.md §1), its descent direction `v_{x,x0} = Λ_xᵀ A_{G(x)}ᵀ (|A G(x)| − b)` (the paper's
+//! Algorithm 1; `= ∇f(x)` where `f` is differentiable) and the exact one-sided directional
+//! derivative `D_u f(x)`, which differs from `⟨v, u⟩` at kinks.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+
+use super::measure::Measurements;
+use super::network::Network;
+use super::vector::sgn;
+
+/// One instance: a network, a measurement matrix and the observed amplitudes `b`.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    /// The generator `G`.
+    pub net: Network,
+    /// The measurement matrix `A`.
+    pub meas: Measurements,
+    /// Observed amplitudes (`|A G(x0)|` when noiseless).
+    pub b: Vec<f64>,
+}
+
+/// Value and descent direction at one point.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// `f(x)`.
+    pub value: f64,
+    /// `v_{x,x0}`.
+    pub direction: Vec<f64>,
+}
+
+impl Problem {
+    /// The noiseless instance with truth `x0`.
+    pub fn noiseless(net: Network, meas: Measurements, x0: &[f64]) -> Self {
+        let b = meas.amplitudes(&net.generate(x0));
+        Self { net, meas, b }
+    }
+
+    /// `½ Σ_j (|c_j| − b_j)²` for `c = A G(x)`.
+    fn half_squared_residual(&self, c: &[f64]) -> f64 {
+        0.5 * c.iter().zip(&self.b).map(|(ci, bi)| (ci.abs() - bi).powi(2)).sum::<f64>()
+    }
+
+    /// `f(x)`.
+    pub fn value(&self, x: &[f64]) -> f64 {
+        self.half_squared_residual(&self.meas.apply(&self.net.generate(x)))
+    }
+
+    /// `f(x)` and `v_{x,x0} = Λ_xᵀ Aᵀ diag(sgn(AG(x))) (|AG(x)| − b)` (Algorithm 1, line 6).
+    pub fn evaluate(&self, x: &[f64]) -> Evaluation {
+        let trace = self.net.forward(x);
+        let c = self.meas.apply(trace.output());
+        let r: Vec<f64> = c.iter().zip(&self.b).map(|(ci, bi)| sgn(*ci) * (ci.abs() - bi)).collect();
+        let direction = self.net.vjp(&trace, &self.meas.apply_transpose(&r));
+        Evaluation { value: self.half_squared_residual(&c), direction }
+    }
+
+    /// The exact one-sided directional derivative `D_u f(x) = lim_{t→0+} (f(x+tu) − f(x))/t`
+    /// (THEORY.md §1, *derived*): propagate value and derivative through the layers with the
+    /// ReLU kink rule, then `Σ_j (|c_j| − b_j) · (sgn(c_j) e_j if c_j ≠ 0, |e_j| if c_j = 0)`
+    /// with `c = A G(x)`, `e = A Ġ`. Exact at the origin and at every kink.
+    pub fn directional_derivative(&self, x: &[f64], u: &[f64]) -> f64 {
+        let trace = self.net.forward(x);
+        let c = self.meas.apply(trace.output());
+        let e = self.meas.apply(&self.net.one_sided_jvp(&trace, u));
+        c.iter()
+            .zip(&e)
+            .zip(&self.b)
+            .map(|((&cj, &ej), &bj)| {
+                let rate = if cj == 0.0 { ej.abs() } else { sgn(cj) * ej };
+                (cj.abs() - bj) * rate
+            })
+            .sum()
+    }
+
+    /// Values and descent directions for a `k × B` block of codes in lock-step, through
+    /// matrix–matrix products; column `j` equals [`Problem::evaluate`] of column `j`.
+    pub fn evaluate_batch(&self, x: MatRef<'_, f64>) -> (Vec<f64>, Mat<f64>) {
+        let (pre, out) = self.net.forward_batch(x);
+        let (m, cols) = (self.meas.count(), x.ncols());
+        let mut c = Mat::zeros(m, cols);
+        matmul(c.as_mut(), Accum::Replace, self.meas.a.as_ref(), out.as_ref(), 1.0, Par::Seq);
+        let mut values = vec![0.0; cols];
+        for (j, value) in values.iter_mut().enumerate() {
+            let col = c.col_as_slice_mut(j);
+            *value = self.half_squared_residual(col);
+            col.iter_mut().zip(&self.b).for_each(|(ci, bi)| *ci = sgn(*ci) * (ci.abs() - bi));
+        }
+        let mut back = Mat::zeros(self.meas.a.ncols(), cols);
+        matmul(back.as_mut(), Accum::Replace, self.meas.a.transpose(), c.as_ref(), 1.0, Par::Seq);
+        (values, self.net.vjp_batch(&pre, back))
+    }
+}

@@ -1,0 +1,149 @@
+//! Networks as safetensors files.
+//!
+//! Layout (the convention of PyTorch's `nn.Linear`, so trained decoders load directly):
+//! tensors `W1 … Wd` of shape `[n_i, n_{i−1}]` (row-major), optional biases `b1 … bd` of shape
+//! `[n_i]`, dtype `F32` or `F64`; metadata key `activations` holds a comma-separated list of
+//! `relu | softplus | sigmoid | identity`, one per layer (missing ⇒ all `relu`). Any other
+//! metadata (e.g. `weight_scale`, `seed`) is carried through as provenance.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use faer::Mat;
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+
+use super::network::{Activation, Layer, Network};
+use crate::error::{Error, Result};
+
+/// A network read from a file, with the file's metadata.
+#[derive(Clone, Debug)]
+pub struct LoadedNetwork {
+    /// The validated network.
+    pub net: Network,
+    /// The file's metadata (activations included).
+    pub metadata: BTreeMap<String, String>,
+    /// The stored dtype of the weights, `"F32"`, `"F64"` or `"mixed"`.
+    pub dtype: String,
+}
+
+fn bad(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Weights { path: path.to_path_buf(), reason: reason.into() }
+}
+
+/// Reads and validates a network; every defect is an [`Error::Weights`] naming the tensor.
+pub fn load(path: &Path) -> Result<LoadedNetwork> {
+    let bytes = std::fs::read(path).map_err(|source| Error::MissingInput { path: path.to_path_buf(), source })?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(path, format!("not a safetensors file ({e}); write one with `dpr-audit net --save`")))?;
+    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| bad(path, format!("corrupt safetensors data ({e})")))?;
+    let metadata: BTreeMap<String, String> = meta.metadata().clone().unwrap_or_default().into_iter().collect();
+    let depth = (1..).take_while(|i| tensors.tensor(&format!("W{i}")).is_ok()).count();
+    if depth == 0 {
+        return Err(bad(path, "missing tensor W1: a network needs tensors W1 … Wd of shape [n_i, n_{i-1}]"));
+    }
+    check_names(path, &tensors.names(), depth)?;
+    let activations = parse_activations(path, metadata.get("activations"), depth)?;
+    let mut dtype = String::new();
+    let mut layers = Vec::with_capacity(depth);
+    for (i, activation) in activations.into_iter().enumerate() {
+        let name = format!("W{}", i + 1);
+        let view = tensors.tensor(&name).expect("counted above");
+        let this = format!("{:?}", view.dtype());
+        dtype = if dtype.is_empty() || dtype == this { this } else { "mixed".into() };
+        let &[rows, cols] = view.shape() else {
+            return Err(bad(path, format!("{name} has shape {:?}; expected 2-D [n_i, n_{{i-1}}]", view.shape())));
+        };
+        let values = to_f64(path, &name, &view)?;
+        let weight = Mat::from_fn(rows, cols, |r, c| values[r * cols + c]);
+        let bias = match tensors.tensor(&format!("b{}", i + 1)) {
+            Ok(b) if b.shape() == [rows] => Some(to_f64(path, &format!("b{}", i + 1), &b)?),
+            Ok(b) => return Err(bad(path, format!("b{} has shape {:?}; expected [{rows}]", i + 1, b.shape()))),
+            Err(_) => None,
+        };
+        layers.push(Layer { weight, bias, activation });
+    }
+    let net = Network::from_layers(layers).map_err(|e| bad(path, e.to_string()))?;
+    Ok(LoadedNetwork { net, metadata, dtype })
+}
+
+/// Every tensor must be one of `W1 … Wd`, `b1 … bd`: a gap in the numbering (W1, W3) or a
+/// stray tensor would otherwise be silently ignored.
+fn check_names(path: &Path, names: &[&str], depth: usize) -> Result<()> {
+    let expected = |n: &str| {
+        let (kind, index) = n.split_at(1.min(n.len()));
+        (kind == "W" || kind == "b") && index.parse::<usize>().is_ok_and(|i| (1..=depth).contains(&i))
+    };
+    let mut stray: Vec<&str> = names.iter().copied().filter(|n| !expected(n)).collect();
+    if stray.is_empty() {
+        return Ok(());
+    }
+    stray.sort_unstable();
+    Err(bad(
+        path,
+        format!(
+            "unexpected tensor(s) {} for a network of {depth} layer(s) W1 … W{depth}: layers must be numbered without gaps and biases need a matching W",
+            stray.join(", ")
+        ),
+    ))
+}
+
+fn parse_activations(path: &Path, list: Option<&String>, depth: usize) -> Result<Vec<Activation>> {
+    let Some(list) = list else {
+        return Ok(vec![Activation::Relu; depth]);
+    };
+    let parsed: Vec<Activation> = list
+        .split(',')
+        .map(|s| {
+            Activation::parse(s.trim())
+                .ok_or_else(|| bad(path, format!("unknown activation {s:?}; use relu, softplus, sigmoid or identity")))
+        })
+        .collect::<Result<_>>()?;
+    if parsed.len() != depth {
+        return Err(bad(path, format!("metadata lists {} activations for {depth} layers", parsed.len())));
+    }
+    Ok(parsed)
+}
+
+fn to_f64(path: &Path, name: &str, view: &TensorView<'_>) -> Result<Vec<f64>> {
+    let data = view.data();
+    let values: Vec<f64> = match view.dtype() {
+        Dtype::F64 => data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect(),
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|c| f64::from(f32::from_le_bytes(c.try_into().expect("4 bytes"))))
+            .collect(),
+        other => return Err(bad(path, format!("{name} has dtype {other:?}; use F32 or F64"))),
+    };
+    if let Some(pos) = values.iter().position(|v| !v.is_finite()) {
+        return Err(bad(path, format!("{name} has a non-finite value ({}) at flat index {pos}", values[pos])));
+    }
+    Ok(values)
+}
+
+/// Writes a network as F64 safetensors with its activations and `extra` metadata.
+/// The file is written to a temporary name and renamed, so a failure leaves nothing behind.
+pub fn save(net: &Network, path: &Path, extra: &BTreeMap<String, String>) -> Result<()> {
+    let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (i, layer) in net.layers().iter().enumerate() {
+        let (rows, cols) = (layer.weight.nrows(), layer.weight.ncols());
+        let bytes = (0..rows)
+            .flat_map(|r| (0..cols).map(move |c| (r, c)))
+            .flat_map(|(r, c)| layer.weight[(r, c)].to_le_bytes())
+            .collect();
+        buffers.push((format!("W{}", i + 1), vec![rows, cols], bytes));
+        if let Some(b) = &layer.bias {
+            buffers.push((format!("b{}", i + 1), vec![rows], b.iter().flat_map(|v| v.to_le_bytes()).collect()));
+        }
+    }
+    let views: Vec<(String, TensorView<'_>)> = buffers
+        .iter()
+        .map(|(name, shape, bytes)| (name.clone(), TensorView::new(Dtype::F64, shape.clone(), bytes).expect("consistent sizes")))
+        .collect();
+    let mut meta: HashMap<String, String> = extra.clone().into_iter().collect();
+    let acts: Vec<&str> = net.layers().iter().map(|l| l.activation.name()).collect();
+    meta.insert("activations".into(), acts.join(","));
+    meta.insert("format".into(), "dpr-audit network v1".into());
+    let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| bad(path, e.to_string()))?;
+    crate::report::output::write_atomic(path, &bytes)
+}

@@ -1,0 +1,38 @@
+//! # dpr-audit
+//!
+//! A numerical audit of phase retrieval under deep generative priors (Hand, Leong, Voroninski,
+//! *Phase Retrieval Under a Generative Prior*, NeurIPS 2018). The theory says: if the weights of
+//! a ReLU generator `G` satisfy the Weight Distribution Condition (WDC) and the measurement
+//! matrix `A` the Range Restricted Concentration Property (RRCP), then outside two small balls
+//! around `x0` and `−ρ_d x0` the objective `f(x) = ½ ‖|A G(x)| − |A G(x0)|‖²` has a strict
+//! descent direction, and a gradient method with a negation check recovers `x0` from
+//! `m = O(k d² log n)` phaseless measurements.
+//!
+//! Every formula follows `THEORY.md` (shipped beside the repository as `../shared/THEORY.md`,
+//! with the corrected signs); each lives in one named function whose doc cites its section.
+//!
+//! ## Notation ↔ code
+//!
+//! | paper | code |
+//! |---|---|
+//! | `G(x)`, `W_{+,x}`, `Λ_x` | [`core::network::Network`] (`generate`, `forward`, `active_product`, `jvp`, `vjp`) |
+//! | `A`, `b = |Ay|`, `A_z` | [`core::measure::Measurements`] |
+//! | `f`, `v_{x,x0}`, `D_u f` | [`core::objective::Problem`] |
+//! | `g`, `θ̄`, `ξ`, `ζ`, `ρ_d`, `κ`, `M`, `Q`, `Φ`, `h`, `F` | [`core::expected`] |
+//!
+//! ## Module map
+//!
+//! - [`core`]: the numerical core (generator, measurements, objective, closed forms, weights I/O).
+//! - [`rng`]: one master seed → one ChaCha stream per `(experiment, trial, stream)`.
+//! - [`report`]: tidy CSV, the JSON manifest, atomic output folders, progress, plots.
+//! - [`claims`]: the claims `verify` checks, one module each.
+//! - [`app`]: the subcommands behind the `dpr-audit` binary.
+
+pub mod app;
+pub mod claims;
+pub mod core;
+pub mod error;
+pub mod report;
+pub mod rng;
+
+pub use error::{Error, Result};

@@ -1,0 +1,176 @@
+//! End-to-end runs of the `dpr-audit` binary at small sizes: every subcommand, the report
+//! format, determinism across thread counts, and the bad-input contract (one-line error
+//! naming the value, exit code 2, no output folder left behind).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh, empty scratch folder for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dpr-audit-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the binary with `args` inside `dir`.
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dpr-audit")).args(args).current_dir(dir).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), stderr(out));
+}
+
+#[test]
+fn expected_rho_writes_the_theory_table_and_a_manifest() {
+    let dir = scratch("rho");
+    let out = run(&dir, &["--quiet", "expected", "rho", "--d-max", "4"]);
+    assert_ok(&out);
+    let csv = read(&dir.join("reports/expected-rho/rho.csv"));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "d,theta_check,rho_cs,rho_pr");
+    assert_eq!(lines.len(), 5);
+    let d2: Vec<f64> = lines[2].split(',').map(|v| v.parse().unwrap()).collect();
+    assert!((d2[3] - 0.6691522942).abs() < 1e-9, "rho_2 = {}", d2[3]);
+    let manifest: serde_json::Value = serde_json::from_str(&read(&dir.join("reports/expected-rho/manifest.json"))).unwrap();
+    assert_eq!(manifest["command"], "expected rho");
+    assert_eq!(manifest["parameters"]["d_max"], 4);
+    assert_eq!(manifest["version"], env!("CARGO_PKG_VERSION"));
+    assert!(manifest["command_line"].as_array().unwrap().iter().any(|a| a == "--d-max"));
+}
+
+#[test]
+fn expected_landscape_grid_and_figure() {
+    let dir = scratch("landscape");
+    let out = run(&dir, &["--out", "land", "--json", "expected", "landscape", "--d", "3", "--x0", "-1,0.5", "--grid", "11", "--range", "1.5"]);
+    assert_ok(&out);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["kind"], "exact");
+    assert!(summary["f_at_x0"].as_f64().unwrap().abs() < 1e-15);
+    let csv = read(&dir.join("land/landscape.csv"));
+    assert_eq!(csv.lines().count(), 1 + 11 * 11);
+    assert!(csv.starts_with("d,x0_1,x0_2,x_1,x_2,f_expected,h_norm\n"));
+    // The grid is odd, so the origin is a grid point, where h is undefined (empty cell).
+    assert!(csv.lines().any(|l| l.starts_with("3,-1.0,0.5,0.0,0.0,") && l.ends_with(',')));
+    let png = std::fs::read(dir.join("land/landscape.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[test]
+fn net_saves_and_reinspects_a_network() {
+    let dir = scratch("net");
+    let out = run(&dir, &["--seed", "5", "--out", "a", "net", "--widths", "3,10,12", "--save", "net.safetensors"]);
+    assert_ok(&out);
+    let again = run(&dir, &["--out", "b", "net", "--weights", "net.safetensors"]);
+    assert_ok(&again);
+    let a = read(&dir.join("a/layers.csv"));
+    let b = read(&dir.join("b/layers.csv"));
+    assert!(a.starts_with("source,weight_scale,seed,layer,n_out,n_in,activation,has_bias,expansivity_ratio,weight_mean,weight_std,theory_std\n"));
+    // Same statistics from the random network and its file (the source column differs).
+    let stats = |s: &str| s.lines().skip(1).map(|l| l.split(',').skip(3).collect::<Vec<_>>().join(",")).collect::<Vec<_>>();
+    assert_eq!(stats(&a), stats(&b));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("bias-free ReLU"));
+}
+
+#[test]
+fn verify_quick_writes_summary_and_passes() {
+    let dir = scratch("verify");
+    let out = run(&dir, &["--quiet", "verify", "--strict"]);
+    assert_ok(&out);
+    let summary = read(&dir.join("reports/verify/SUMMARY.md"));
+    assert!(summary.contains("| C0 |") && summary.contains("| C1 |"));
+    assert!(!summary.contains("**FAIL**"));
+    for file in ["C0-expectation-identities/c0_entries.csv", "C1-expected-landscape/c1_checks.csv", "summary.csv", "manifest.json"] {
+        assert!(dir.join("reports/verify").join(file).exists(), "{file} missing");
+    }
+}
+
+#[test]
+fn csv_is_byte_identical_across_thread_counts() {
+    let dir = scratch("threads");
+    for (threads, out) in [("1", "t1"), ("2", "t2")] {
+        assert_ok(&run(&dir, &["--quiet", "--seed", "9", "--threads", threads, "--out", out, "verify", "--only", "C0"]));
+    }
+    for file in ["C0-expectation-identities/c0_entries.csv", "summary.csv"] {
+        assert_eq!(read(&dir.join("t1").join(file)), read(&dir.join("t2").join(file)), "{file}");
+    }
+    let m1: serde_json::Value = serde_json::from_str(&read(&dir.join("t1/manifest.json"))).unwrap();
+    assert_eq!(m1["threads"], 1);
+}
+
+/// Each bad input: exit 2, one line on stderr naming the value, and no output folder.
+#[test]
+fn bad_input_is_a_one_line_error_with_exit_code_2_and_no_output() {
+    let dir = scratch("bad");
+    std::fs::write(dir.join("corrupt.safetensors"), b"this is not a safetensors file").unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["net", "--widths", "20,0,784"], "entry 2 is 0"),
+        (&["net", "--widths", "20,abc"], "abc"),
+        (&["net", "--widths", "20"], "at least two widths"),
+        (&["net"], "--widths"),
+        (&["net", "--weights", "missing.safetensors"], "missing.safetensors"),
+        (&["net", "--weights", "corrupt.safetensors"], "corrupt.safetensors"),
+        (&["expected", "landscape", "--d", "0"], "--d"),
+        (&["expected", "landscape", "--grid", "1"], "--grid"),
+        (&["expected", "landscape", "--x0", "NaN,1"], "NaN"),
+        (&["expected", "landscape", "--x0", "0,0"], "nonzero"),
+        (&["expected", "landscape", "--x0", "1,2,3"], "exactly 2"),
+        (&["expected", "landscape", "--range", "-1"], "--range"),
+        (&["expected", "rho", "--d-max", "0"], "--d-max"),
+        (&["expected", "rho", "--d-max", "-3"], "-3"),
+        (&["verify", "--only", "C9"], "C9"),
+    ];
+    for (args, needle) in cases {
+        let mut full = vec!["--out", "out"];
+        full.extend_from_slice(args);
+        let out = run(&dir, &full);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err:?} does not name {needle:?}");
+        assert!(!dir.join("out").exists(), "{args:?} left an output folder");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).filter(|n| n.to_string_lossy().contains("partial")).collect();
+        assert!(leftovers.is_empty(), "{args:?} left {leftovers:?}");
+    }
+}
+
+/// Header columns of every CSV file under `dir`, recursively.
+fn csv_columns(dir: &Path, into: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if path.is_dir() {
+            csv_columns(&path, into);
+        } else if path.extension().is_some_and(|e| e == "csv") {
+            let header = read(&path).lines().next().unwrap_or_default().to_string();
+            into.extend(header.split(',').map(|c| (c.to_string(), path.display().to_string())));
+        }
+    }
+}
+
+#[test]
+fn every_csv_column_is_documented() {
+    let dir = scratch("columns");
+    for args in [
+        &["--quiet", "expected", "rho"][..],
+        &["--quiet", "expected", "landscape", "--grid", "5"],
+        &["--quiet", "net", "--widths", "2,5"],
+        &["--quiet", "verify"],
+    ] {
+        assert_ok(&run(&dir, args));
+    }
+    let doc = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/COLUMNS.md"));
+    let mut columns = Vec::new();
+    csv_columns(&dir.join("reports"), &mut columns);
+    assert!(columns.len() > 20);
+    for (column, file) in columns {
+        assert!(doc.contains(&format!("`{column}`")), "column {column} of {file} is not in docs/COLUMNS.md");
+    }
+}
