@@ -309,22 +309,26 @@ fn one_sided_derivative_at_layer_one_kink() {
     let p = Problem::noiseless(net, generic_measurements(), &KINK_X0);
     assert_single_kink(&p, &KINK_X, "layer 1 unit 1");
 
-    let [plus, minus] = check_one_sided(&p, &KINK_X, &KINK_U);
-    // Along u the unit switches on: ⟨v,u⟩ (which takes relu'(0) = 0) misses it.
+    assert_relu_kink(&p);
+}
+
+/// At a ReLU kink that switches on along `u`: `⟨v,u⟩` (which takes `relu'(0) = 0`) misses the
+/// switch, along `−u` the unit stays off so `⟨v,−u⟩` is right, and the two one-sided
+/// derivatives are not opposite (f is not differentiable there).
+fn assert_relu_kink(p: &Problem) {
+    let [plus, minus] = check_one_sided(p, &KINK_X, &KINK_U);
     assert!(
         gap(plus) > KINK_GAP,
         "⟨v,u⟩ = {:e} should differ from D_u f = {:e} at the kink",
         plus.1,
         plus.0
     );
-    // Along −u the unit stays off, so the strict mask is the right one-sided rule.
     assert!(
         gap(minus) <= EXACT_TOL,
         "⟨v,−u⟩ = {:e} should equal D_(−u) f = {:e}",
         minus.1,
         minus.0
     );
-    // f is not differentiable there: the two one-sided derivatives are not opposite.
     assert!(
         (plus.0 + minus.0).abs() > KINK_GAP * plus.0.abs(),
         "D_u f + D_(−u) f should be nonzero at a kink"
@@ -355,23 +359,7 @@ fn one_sided_derivative_at_layer_two_kink() {
     let p = Problem::noiseless(net, generic_measurements(), &KINK_X0);
     assert_single_kink(&p, &KINK_X, "layer 2 unit 0");
 
-    let [plus, minus] = check_one_sided(&p, &KINK_X, &KINK_U);
-    assert!(
-        gap(plus) > KINK_GAP,
-        "⟨v,u⟩ = {:e} should differ from D_u f = {:e} at the kink",
-        plus.1,
-        plus.0
-    );
-    assert!(
-        gap(minus) <= EXACT_TOL,
-        "⟨v,−u⟩ = {:e} should equal D_(−u) f = {:e}",
-        minus.1,
-        minus.0
-    );
-    assert!(
-        (plus.0 + minus.0).abs() > KINK_GAP * plus.0.abs(),
-        "D_u f + D_(−u) f should be nonzero at a kink"
-    );
+    assert_relu_kink(&p);
 }
 
 /// (c) Measurement kink: rows 1 and 2 of `W2` hold the same values in swapped positions on two

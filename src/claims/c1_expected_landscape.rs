@@ -165,7 +165,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     let figure = dir.relative("c1_ray.png");
     line_plot(
         &dir.out.file(&figure),
-        "C1: 2^(d+1) F(-r x0) along the negative ray (|x0| = 1); minimum at r = rho_d",
+        "C1: 2^(d+1) F(-r x0), |x0| = 1 (minimum at r = rho_d)",
         "r",
         "2^(d+1) F",
         &ray_series(&p),
