@@ -24,16 +24,10 @@ pub enum Error {
     Config { path: PathBuf, reason: String },
     /// A required input file is missing.
     #[error("cannot read {path}: {source}; check the path")]
-    MissingInput {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    MissingInput { path: PathBuf, source: std::io::Error },
     /// Writing results failed.
     #[error("cannot write {path}: {source}")]
-    Output {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Output { path: PathBuf, source: std::io::Error },
     /// CSV serialisation failed.
     #[error("csv: {0}")]
     Csv(#[from] csv::Error),
@@ -59,10 +53,7 @@ impl Error {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            Error::Param { .. }
-                | Error::Weights { .. }
-                | Error::Config { .. }
-                | Error::MissingInput { .. }
+            Error::Param { .. } | Error::Weights { .. } | Error::Config { .. } | Error::MissingInput { .. }
         )
     }
 }

@@ -30,9 +30,11 @@
 
 pub mod app;
 pub mod claims;
+pub mod conditions;
 pub mod core;
 pub mod error;
 pub mod report;
 pub mod rng;
+pub mod stats;
 
 pub use error::{Error, Result};

@@ -24,6 +24,9 @@ pub enum Stream {
     Probe,
     /// The `r`-th restart of a solver.
     Restart(u32),
+    /// The `b`-th block of a sampled search (the unit of parallel work), or its `b`-th
+    /// refinement start.
+    Block(u32),
 }
 
 impl Stream {
@@ -35,6 +38,7 @@ impl Stream {
             Stream::Noise => 4,
             Stream::Probe => 5,
             Stream::Restart(r) => 1_000 + u64::from(r),
+            Stream::Block(b) => (1 << 32) + u64::from(b),
         }
     }
 }
@@ -80,6 +84,9 @@ mod tests {
         assert_ne!(draw("a", 0, Stream::Network), draw("b", 0, Stream::Network));
         assert_ne!(draw("a", 0, Stream::Network), draw("a", 0, Stream::Truth));
         assert_ne!(draw("a", 0, Stream::Restart(0)), draw("a", 0, Stream::Restart(1)));
-        assert_ne!(stream(7, "a", 0, Stream::Probe).random::<u64>(), stream(8, "a", 0, Stream::Probe).random::<u64>());
+        assert_ne!(
+            stream(7, "a", 0, Stream::Probe).random::<u64>(),
+            stream(8, "a", 0, Stream::Probe).random::<u64>()
+        );
     }
 }

@@ -15,7 +15,11 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Runs the binary with `args` inside `dir`.
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dpr-audit")).args(args).current_dir(dir).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_dpr-audit"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
 }
 
 fn stderr(out: &Output) -> String {
@@ -41,17 +45,41 @@ fn expected_rho_writes_the_theory_table_and_a_manifest() {
     assert_eq!(lines.len(), 5);
     let d2: Vec<f64> = lines[2].split(',').map(|v| v.parse().unwrap()).collect();
     assert!((d2[3] - 0.6691522942).abs() < 1e-9, "rho_2 = {}", d2[3]);
-    let manifest: serde_json::Value = serde_json::from_str(&read(&dir.join("reports/expected-rho/manifest.json"))).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("reports/expected-rho/manifest.json"))).unwrap();
     assert_eq!(manifest["command"], "expected rho");
     assert_eq!(manifest["parameters"]["d_max"], 4);
     assert_eq!(manifest["version"], env!("CARGO_PKG_VERSION"));
-    assert!(manifest["command_line"].as_array().unwrap().iter().any(|a| a == "--d-max"));
+    assert!(
+        manifest["command_line"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--d-max")
+    );
 }
 
 #[test]
 fn expected_landscape_grid_and_figure() {
     let dir = scratch("landscape");
-    let out = run(&dir, &["--out", "land", "--json", "expected", "landscape", "--d", "3", "--x0", "-1,0.5", "--grid", "11", "--range", "1.5"]);
+    let out = run(
+        &dir,
+        &[
+            "--out",
+            "land",
+            "--json",
+            "expected",
+            "landscape",
+            "--d",
+            "3",
+            "--x0",
+            "-1,0.5",
+            "--grid",
+            "11",
+            "--range",
+            "1.5",
+        ],
+    );
     assert_ok(&out);
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["kind"], "exact");
@@ -60,7 +88,10 @@ fn expected_landscape_grid_and_figure() {
     assert_eq!(csv.lines().count(), 1 + 11 * 11);
     assert!(csv.starts_with("d,x0_1,x0_2,x_1,x_2,f_expected,h_norm\n"));
     // The grid is odd, so the origin is a grid point, where h is undefined (empty cell).
-    assert!(csv.lines().any(|l| l.starts_with("3,-1.0,0.5,0.0,0.0,") && l.ends_with(',')));
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("3,-1.0,0.5,0.0,0.0,") && l.ends_with(','))
+    );
     let png = std::fs::read(dir.join("land/landscape.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
@@ -68,7 +99,20 @@ fn expected_landscape_grid_and_figure() {
 #[test]
 fn net_saves_and_reinspects_a_network() {
     let dir = scratch("net");
-    let out = run(&dir, &["--seed", "5", "--out", "a", "net", "--widths", "3,10,12", "--save", "net.safetensors"]);
+    let out = run(
+        &dir,
+        &[
+            "--seed",
+            "5",
+            "--out",
+            "a",
+            "net",
+            "--widths",
+            "3,10,12",
+            "--save",
+            "net.safetensors",
+        ],
+    );
     assert_ok(&out);
     let again = run(&dir, &["--out", "b", "net", "--weights", "net.safetensors"]);
     assert_ok(&again);
@@ -76,7 +120,12 @@ fn net_saves_and_reinspects_a_network() {
     let b = read(&dir.join("b/layers.csv"));
     assert!(a.starts_with("source,weight_scale,seed,layer,n_out,n_in,activation,has_bias,expansivity_ratio,weight_mean,weight_std,theory_std\n"));
     // Same statistics from the random network and its file (the source column differs).
-    let stats = |s: &str| s.lines().skip(1).map(|l| l.split(',').skip(3).collect::<Vec<_>>().join(",")).collect::<Vec<_>>();
+    let stats = |s: &str| {
+        s.lines()
+            .skip(1)
+            .map(|l| l.split(',').skip(3).collect::<Vec<_>>().join(","))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(stats(&a), stats(&b));
     assert!(String::from_utf8_lossy(&again.stdout).contains("bias-free ReLU"));
 }
@@ -89,7 +138,12 @@ fn verify_quick_writes_summary_and_passes() {
     let summary = read(&dir.join("reports/verify/SUMMARY.md"));
     assert!(summary.contains("| C0 |") && summary.contains("| C1 |"));
     assert!(!summary.contains("**FAIL**"));
-    for file in ["C0-expectation-identities/c0_entries.csv", "C1-expected-landscape/c1_checks.csv", "summary.csv", "manifest.json"] {
+    for file in [
+        "C0-expectation-identities/c0_entries.csv",
+        "C1-expected-landscape/c1_checks.csv",
+        "summary.csv",
+        "manifest.json",
+    ] {
         assert!(dir.join("reports/verify").join(file).exists(), "{file} missing");
     }
 }
@@ -98,10 +152,28 @@ fn verify_quick_writes_summary_and_passes() {
 fn csv_is_byte_identical_across_thread_counts() {
     let dir = scratch("threads");
     for (threads, out) in [("1", "t1"), ("2", "t2")] {
-        assert_ok(&run(&dir, &["--quiet", "--seed", "9", "--threads", threads, "--out", out, "verify", "--only", "C0"]));
+        assert_ok(&run(
+            &dir,
+            &[
+                "--quiet",
+                "--seed",
+                "9",
+                "--threads",
+                threads,
+                "--out",
+                out,
+                "verify",
+                "--only",
+                "C0",
+            ],
+        ));
     }
     for file in ["C0-expectation-identities/c0_entries.csv", "summary.csv"] {
-        assert_eq!(read(&dir.join("t1").join(file)), read(&dir.join("t2").join(file)), "{file}");
+        assert_eq!(
+            read(&dir.join("t1").join(file)),
+            read(&dir.join("t2").join(file)),
+            "{file}"
+        );
     }
     let m1: serde_json::Value = serde_json::from_str(&read(&dir.join("t1/manifest.json"))).unwrap();
     assert_eq!(m1["threads"], 1);
@@ -137,7 +209,12 @@ fn bad_input_is_a_one_line_error_with_exit_code_2_and_no_output() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err:?} does not name {needle:?}");
         assert!(!dir.join("out").exists(), "{args:?} left an output folder");
-        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).filter(|n| n.to_string_lossy().contains("partial")).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().contains("partial"))
+            .collect();
         assert!(leftovers.is_empty(), "{args:?} left {leftovers:?}");
     }
 }
@@ -163,6 +240,57 @@ fn every_csv_column_is_documented() {
         &["--quiet", "expected", "landscape", "--grid", "5"],
         &["--quiet", "net", "--widths", "2,5"],
         &["--quiet", "verify"],
+        &[
+            "--quiet",
+            "rrcp",
+            "--widths",
+            "3,10,20",
+            "--m",
+            "20,40",
+            "--trials",
+            "2",
+            "--tuples",
+            "20",
+            "--refine-steps",
+            "5",
+        ],
+        &[
+            "--quiet",
+            "--out",
+            "reports/wdc-net",
+            "wdc",
+            "--widths",
+            "2,30,40",
+            "--pairs",
+            "300",
+            "--refine-steps",
+            "5",
+            "--certify",
+        ],
+        &[
+            "--quiet",
+            "--out",
+            "reports/wdc-scaling",
+            "wdc",
+            "--k",
+            "2,3",
+            "--n",
+            "10,20,30",
+            "--pairs",
+            "100",
+            "--refine-steps",
+            "5",
+        ],
+        &[
+            "--quiet",
+            "audit",
+            "--widths",
+            "3,10,20",
+            "--pairs",
+            "200",
+            "--refine-steps",
+            "5",
+        ],
     ] {
         assert_ok(&run(&dir, args));
     }
@@ -171,6 +299,9 @@ fn every_csv_column_is_documented() {
     csv_columns(&dir.join("reports"), &mut columns);
     assert!(columns.len() > 20);
     for (column, file) in columns {
-        assert!(doc.contains(&format!("`{column}`")), "column {column} of {file} is not in docs/COLUMNS.md");
+        assert!(
+            doc.contains(&format!("`{column}`")),
+            "column {column} of {file} is not in docs/COLUMNS.md"
+        );
     }
 }

@@ -428,6 +428,10 @@ fn gaps_in_layer_numbering_are_refused() {
 #[test]
 fn stray_bias_without_a_layer_is_refused() {
     let file = TempPath::new("stray-bias");
-    write_raw(file.path(), &[ramp("W1", 4, 3), ramp("W2", 2, 4), f64_tensor("b3", &[2], &[0.0, 1.0])], &[]);
+    write_raw(
+        file.path(),
+        &[ramp("W1", 4, 3), ramp("W2", 2, 4), f64_tensor("b3", &[2], &[0.0, 1.0])],
+        &[],
+    );
     expect_weights_error(file.path(), &["b3"]);
 }

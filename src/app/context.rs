@@ -62,7 +62,9 @@ impl Context {
 
     /// The output folder: `--out`, else `reports/<default_name>`.
     pub fn out_dir(&self, default_name: &str) -> PathBuf {
-        self.out.clone().unwrap_or_else(|| Path::new("reports").join(default_name))
+        self.out
+            .clone()
+            .unwrap_or_else(|| Path::new("reports").join(default_name))
     }
 
     /// Writes `manifest.json` (listing every file in the staging folder) and commits.
@@ -89,9 +91,15 @@ impl Context {
 
 fn list_files(dir: &Path, prefix: &Path) -> Result<Vec<String>> {
     let mut files = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Output { path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Output {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for entry in entries {
-        let entry = entry.map_err(|source| Error::Output { path: dir.to_path_buf(), source })?;
+        let entry = entry.map_err(|source| Error::Output {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let rel = prefix.join(entry.file_name());
         if entry.path().is_dir() {
             files.extend(list_files(&entry.path(), &rel)?);

@@ -36,7 +36,12 @@ pub struct RhoRow {
 /// The ρ_d table for d = 1..d_max.
 pub fn rho_table(d_max: usize) -> Vec<RhoRow> {
     (1..=d_max)
-        .map(|d| RhoRow { d, theta_check: theta_check(d), rho_cs: rho_cs(d), rho_pr: rho_pr(d) })
+        .map(|d| RhoRow {
+            d,
+            theta_check: theta_check(d),
+            rho_cs: rho_cs(d),
+            rho_pr: rho_pr(d),
+        })
         .collect()
 }
 
@@ -46,12 +51,22 @@ fn rho(ctx: &Context, args: RhoArgs) -> Result<Outcome> {
     let out = OutputDir::create(&ctx.out_dir("expected-rho"))?;
     out.write_csv("rho.csv", &rows)?;
     let dir = ctx.finish(out, "expected rho", &args)?;
-    let mut human = format!("ρ_d (exact closed forms, THEORY.md §3) → {}\n   d   θ̌_d          ρ_d^CS        ρ_d (PR)\n", dir.display());
+    let mut human = format!(
+        "ρ_d (exact closed forms, THEORY.md §3) → {}\n   d   θ̌_d          ρ_d^CS        ρ_d (PR)\n",
+        dir.display()
+    );
     for r in &rows {
-        human += &format!("{:>4}   {:.10}  {:.10}  {:.10}\n", r.d, r.theta_check, r.rho_cs, r.rho_pr);
+        human += &format!(
+            "{:>4}   {:.10}  {:.10}  {:.10}\n",
+            r.d, r.theta_check, r.rho_cs, r.rho_pr
+        );
     }
     let json = serde_json::json!({ "command": "expected rho", "out": dir, "kind": "exact", "rows": rows });
-    Ok(Outcome { human, json, exit_code: 0 })
+    Ok(Outcome {
+        human,
+        json,
+        exit_code: 0,
+    })
 }
 
 /// One row of `landscape.csv`: the expected objective and gradient at a grid point.
@@ -75,7 +90,12 @@ pub struct LandscapeRow {
 
 fn validate_landscape(args: &ExpectedLandscapeArgs) -> Result<()> {
     at_least("--d", args.d, 1, "the network depth must be at least 1, e.g. --d 2")?;
-    at_least("--grid", args.grid, 2, "a grid needs at least 2 points per axis, e.g. --grid 201")?;
+    at_least(
+        "--grid",
+        args.grid,
+        2,
+        "a grid needs at least 2 points per axis, e.g. --grid 201",
+    )?;
     positive("--range", args.range)?;
     latent_code("--x0", &args.x0, 2, true)
 }
@@ -83,7 +103,9 @@ fn validate_landscape(args: &ExpectedLandscapeArgs) -> Result<()> {
 fn landscape(ctx: &Context, args: ExpectedLandscapeArgs) -> Result<Outcome> {
     validate_landscape(&args)?;
     let (d, x0, n) = (args.d, args.x0.as_slice(), args.grid);
-    let axis: Vec<f64> = (0..n).map(|i| -args.range + 2.0 * args.range * i as f64 / (n - 1) as f64).collect();
+    let axis: Vec<f64> = (0..n)
+        .map(|i| -args.range + 2.0 * args.range * i as f64 / (n - 1) as f64)
+        .collect();
     let rows: Vec<LandscapeRow> = axis
         .iter()
         .flat_map(|&x2| axis.iter().map(move |&x1| (x1, x2)))
@@ -102,15 +124,37 @@ fn landscape(ctx: &Context, args: ExpectedLandscapeArgs) -> Result<Outcome> {
         .collect();
     let neg = scale(-rho_pr(d), x0);
     let markers = [
-        Marker { label: "x0".into(), x: x0[0], y: x0[1] },
-        Marker { label: format!("-rho_{d} x0"), x: neg[0], y: neg[1] },
-        Marker { label: "0".into(), x: 0.0, y: 0.0 },
+        Marker {
+            label: "x0".into(),
+            x: x0[0],
+            y: x0[1],
+        },
+        Marker {
+            label: format!("-rho_{d} x0"),
+            x: neg[0],
+            y: neg[1],
+        },
+        Marker {
+            label: "0".into(),
+            x: 0.0,
+            y: 0.0,
+        },
     ];
     let out = OutputDir::create(&ctx.out_dir("expected-landscape"))?;
     out.write_csv("landscape.csv", &rows)?;
     let values: Vec<f64> = rows.iter().map(|r| r.f_expected).collect();
     let title = format!("Expected objective F, d = {d}, x0 = ({}, {})", x0[0], x0[1]);
-    heatmap(&out.file("landscape.png"), &title, "x_1", "x_2", "F(x)", &axis, &axis, &values, &markers)?;
+    heatmap(
+        &out.file("landscape.png"),
+        &title,
+        "x_1",
+        "x_2",
+        "F(x)",
+        &axis,
+        &axis,
+        &values,
+        &markers,
+    )?;
     let dir = ctx.finish(out, "expected landscape", &args)?;
     let f_neg = expected_objective(&neg, x0, d);
     let human = format!(
@@ -127,5 +171,9 @@ fn landscape(ctx: &Context, args: ExpectedLandscapeArgs) -> Result<Outcome> {
         "f_at_x0": expected_objective(x0, x0, d), "f_at_neg_rho_x0": f_neg,
         "f_at_origin": expected_objective(&[0.0, 0.0], x0, d),
     });
-    Ok(Outcome { human, json, exit_code: 0 })
+    Ok(Outcome {
+        human,
+        json,
+        exit_code: 0,
+    })
 }

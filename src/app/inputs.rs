@@ -25,13 +25,32 @@ pub fn network(src: &NetworkSource, seed: u64, experiment: &str, trial: u64) -> 
             validate_widths(widths)?;
             let mut rng = stream(seed, experiment, trial, Stream::Network);
             let net = Network::gaussian(widths, src.weight_scale, &mut rng);
-            let scale = serde_json::to_value(src.weight_scale)?.as_str().unwrap_or_default().to_string();
-            Ok((net, NetworkOrigin { source: "random".into(), weight_scale: scale }))
+            let scale = serde_json::to_value(src.weight_scale)?
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            Ok((
+                net,
+                NetworkOrigin {
+                    source: "random".into(),
+                    weight_scale: scale,
+                },
+            ))
         }
         (None, Some(path)) => {
             let loaded = weights::load(path)?;
-            let scale = loaded.metadata.get("weight_scale").cloned().unwrap_or_else(|| "file".into());
-            Ok((loaded.net, NetworkOrigin { source: path.display().to_string(), weight_scale: scale }))
+            let scale = loaded
+                .metadata
+                .get("weight_scale")
+                .cloned()
+                .unwrap_or_else(|| "file".into());
+            Ok((
+                loaded.net,
+                NetworkOrigin {
+                    source: path.display().to_string(),
+                    weight_scale: scale,
+                },
+            ))
         }
         _ => Err(Error::param(
             "network",
@@ -44,13 +63,25 @@ pub fn network(src: &NetworkSource, seed: u64, experiment: &str, trial: u64) -> 
 /// Checks a user-given latent code: the right length, finite, and (if `nonzero`) not 0.
 pub fn latent_code(name: &'static str, x: &[f64], k: usize, nonzero: bool) -> Result<()> {
     if x.len() != k {
-        return Err(Error::param(name, format_code(x), format!("give exactly {k} comma-separated numbers")));
+        return Err(Error::param(
+            name,
+            format_code(x),
+            format!("give exactly {k} comma-separated numbers"),
+        ));
     }
     if x.iter().any(|v| !v.is_finite()) {
-        return Err(Error::param(name, format_code(x), "every entry must be a finite number"));
+        return Err(Error::param(
+            name,
+            format_code(x),
+            "every entry must be a finite number",
+        ));
     }
     if nonzero && x.iter().all(|&v| v == 0.0) {
-        return Err(Error::param(name, format_code(x), "x0 must be nonzero (f has no signal at x0 = 0)"));
+        return Err(Error::param(
+            name,
+            format_code(x),
+            "x0 must be nonzero (f has no signal at x0 = 0)",
+        ));
     }
     Ok(())
 }

@@ -4,12 +4,15 @@
 //! writes its CSV files, plots and `manifest.json` into a staging folder that is committed in
 //! one rename ([`crate::report::output::OutputDir`]).
 
+pub mod audit_cmd;
 pub mod cli;
 pub mod context;
 pub mod expected_cmd;
 pub mod inputs;
 pub mod net_cmd;
+pub mod rrcp_cmd;
 pub mod verify_cmd;
+pub mod wdc_cmd;
 
 pub use cli::{Cli, Command};
 pub use context::{Context, Outcome};
@@ -22,6 +25,9 @@ pub fn run(cli: Cli, command_line: Vec<String>) -> Result<Outcome> {
     match cli.command {
         Command::Expected(args) => expected_cmd::run(&ctx, args),
         Command::Net(args) => net_cmd::run(&ctx, args),
+        Command::Wdc(args) => wdc_cmd::run(&ctx, args),
+        Command::Rrcp(args) => rrcp_cmd::run(&ctx, args),
+        Command::Audit(args) => audit_cmd::run(&ctx, args),
         Command::Verify(args) => verify_cmd::run(&ctx, args),
     }
 }

@@ -88,7 +88,11 @@ pub fn run(ctx: &Context, args: NetArgs) -> Result<Outcome> {
     let violations = net.theory_violations();
     let mut human = format!(
         "network {} ({}, weights {}) → {}\n  layer  n_out  n_in  activation  bias  n_i/(n_(i-1) ln n_(i-1))  mean        std         1/sqrt(n_i)\n",
-        net.widths().iter().map(ToString::to_string).collect::<Vec<_>>().join("-"),
+        net.widths()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("-"),
         origin.source,
         origin.weight_scale,
         dir.display()
@@ -96,7 +100,15 @@ pub fn run(ctx: &Context, args: NetArgs) -> Result<Outcome> {
     for r in &rows {
         human += &format!(
             "  {:>5}  {:>5}  {:>4}  {:<10}  {:<4}  {:>24.3}  {:>+.3e}  {:.3e}  {:.3e}\n",
-            r.layer, r.n_out, r.n_in, r.activation, r.has_bias, r.expansivity_ratio, r.weight_mean, r.weight_std, r.theory_std
+            r.layer,
+            r.n_out,
+            r.n_in,
+            r.activation,
+            r.has_bias,
+            r.expansivity_ratio,
+            r.weight_mean,
+            r.weight_std,
+            r.theory_std
         );
     }
     if violations.is_empty() {
@@ -111,5 +123,9 @@ pub fn run(ctx: &Context, args: NetArgs) -> Result<Outcome> {
         "command": "net", "out": dir, "widths": net.widths(), "layers": rows,
         "theory_violations": violations, "saved": args.save,
     });
-    Ok(Outcome { human, json, exit_code: 0 })
+    Ok(Outcome {
+        human,
+        json,
+        exit_code: 0,
+    })
 }

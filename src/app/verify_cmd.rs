@@ -38,7 +38,11 @@ pub fn selected_specs(only: Option<&[String]>) -> Result<Vec<(String, Spec)>> {
     let Some(only) = only else { return Ok(all) };
     let known: Vec<&str> = all.iter().map(|(_, s)| s.id.as_str()).collect();
     if let Some(bad) = only.iter().find(|id| !known.contains(&id.as_str())) {
-        return Err(Error::param("--only", bad, format!("known claims: {}", known.join(", "))));
+        return Err(Error::param(
+            "--only",
+            bad,
+            format!("known claims: {}", known.join(", ")),
+        ));
     }
     Ok(all.into_iter().filter(|(_, s)| only.contains(&s.id)).collect())
 }
@@ -75,7 +79,15 @@ pub fn run(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
         bar.set_message(spec.id.clone());
         out.create_subdir(name)?;
         let started = Instant::now();
-        reports.push(claims::run(spec, args.full, ctx.seed, &ClaimDir { out: &out, name: name.clone() })?);
+        reports.push(claims::run(
+            spec,
+            args.full,
+            ctx.seed,
+            &ClaimDir {
+                out: &out,
+                name: name.clone(),
+            },
+        )?);
         timings.push(started.elapsed().as_secs_f64());
         bar.inc(1);
     }
@@ -94,11 +106,19 @@ pub fn run(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
     out.write_csv("summary.csv", &rows)?;
     out.write_text("SUMMARY.md", &summary_markdown(&reports, protocol, ctx.seed))?;
     let dir = ctx.finish(out, "verify", &args)?;
-    let mut human = format!("verify ({protocol} protocol, seed {}) → {}\n", ctx.seed, dir.join("SUMMARY.md").display());
+    let mut human = format!(
+        "verify ({protocol} protocol, seed {}) → {}\n",
+        ctx.seed,
+        dir.join("SUMMARY.md").display()
+    );
     for (r, t) in reports.iter().zip(&timings) {
         human += &format!("  {:<3} {:<13} {:>6.1}s  {}\n", r.id, r.verdict.label(), t, r.measured);
     }
     let failed = reports.iter().any(|r| r.verdict == Verdict::Fail);
     let json = serde_json::json!({ "command": "verify", "out": dir, "protocol": protocol, "claims": reports });
-    Ok(Outcome { human, json, exit_code: if failed && args.strict { 3 } else { 0 } })
+    Ok(Outcome {
+        human,
+        json,
+        exit_code: if failed && args.strict { 3 } else { 0 },
+    })
 }

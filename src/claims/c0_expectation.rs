@@ -80,7 +80,10 @@ struct Moments {
 
 impl Moments {
     fn new(dim: usize) -> Self {
-        Self { sum: vec![0.0; dim * dim], sum_sq: vec![0.0; dim * dim] }
+        Self {
+            sum: vec![0.0; dim * dim],
+            sum_sq: vec![0.0; dim * dim],
+        }
     }
 
     fn add_outer(&mut self, row: &[f64], weight: f64) {
@@ -131,16 +134,34 @@ fn accumulate(mat: &Mat<f64>, weights: &[f64]) -> Moments {
 
 /// Row contributions of one chunk of `W` (rows `N(0, I)`): `w wᵀ 1[wᵀx > 0] 1[wᵀy > 0]`.
 fn wdc_chunk(p: &Params, x: &[f64], y: &[f64], seed: u64, key: u64, rows: usize) -> Moments {
-    let net = Network::gaussian(&[p.dim, rows], WeightScale::Unit, &mut stream(seed, "C0-Q", key, Stream::Network));
+    let net = Network::gaussian(
+        &[p.dim, rows],
+        WeightScale::Unit,
+        &mut stream(seed, "C0-Q", key, Stream::Network),
+    );
     let (zx, zy) = (net.forward(x).pre.remove(0), net.forward(y).pre.remove(0));
-    let weights: Vec<f64> = zx.iter().zip(&zy).map(|(a, b)| f64::from(*a > 0.0 && *b > 0.0)).collect();
+    let weights: Vec<f64> = zx
+        .iter()
+        .zip(&zy)
+        .map(|(a, b)| f64::from(*a > 0.0 && *b > 0.0))
+        .collect();
     accumulate(&net.layers()[0].weight, &weights)
 }
 
 /// Row contributions of one chunk of `A` (rows `N(0, I)`): `a aᵀ sgn(aᵀz) sgn(aᵀw)`.
 fn rrcp_chunk(p: &Params, z: &[f64], w: &[f64], seed: u64, key: u64, rows: usize) -> Moments {
-    let meas = Measurements::gaussian(rows, p.dim, MeasurementScale::Unit, &mut stream(seed, "C0-Phi", key, Stream::Measurements));
-    let weights: Vec<f64> = meas.apply(z).iter().zip(&meas.apply(w)).map(|(a, b)| sgn(*a) * sgn(*b)).collect();
+    let meas = Measurements::gaussian(
+        rows,
+        p.dim,
+        MeasurementScale::Unit,
+        &mut stream(seed, "C0-Phi", key, Stream::Measurements),
+    );
+    let weights: Vec<f64> = meas
+        .apply(z)
+        .iter()
+        .zip(&meas.apply(w))
+        .map(|(a, b)| sgn(*a) * sgn(*b))
+        .collect();
     accumulate(&meas.a, &weights)
 }
 
@@ -160,7 +181,11 @@ fn entries(p: &Params, object: &'static str, angle_index: usize, seed: u64) -> V
         })
         .collect();
     let total = partial.iter().fold(Moments::new(p.dim), Moments::merge);
-    let closed = if object == "Q" { q_matrix(&x, &y) } else { phi_matrix(&x, &y) };
+    let closed = if object == "Q" {
+        q_matrix(&x, &y)
+    } else {
+        phi_matrix(&x, &y)
+    };
     let n = p.rows as f64;
     let theta = p.angles_over_pi[angle_index] * std::f64::consts::PI;
     (0..p.dim * p.dim)
@@ -196,10 +221,18 @@ fn validate(p: &Params) -> Result<()> {
         return bad("C0 dim", p.dim.to_string(), "use dim >= 2");
     }
     if p.rows < 2 || p.chunk == 0 {
-        return bad("C0 rows/chunk", format!("{}/{}", p.rows, p.chunk), "use rows >= 2 and chunk >= 1");
+        return bad(
+            "C0 rows/chunk",
+            format!("{}/{}", p.rows, p.chunk),
+            "use rows >= 2 and chunk >= 1",
+        );
     }
     if p.angles_over_pi.iter().any(|t| !(0.0..=1.0).contains(t)) {
-        return bad("C0 angles_over_pi", format!("{:?}", p.angles_over_pi), "angles/π must lie in [0, 1]");
+        return bad(
+            "C0 angles_over_pi",
+            format!("{:?}", p.angles_over_pi),
+            "angles/π must lie in [0, 1]",
+        );
     }
     Ok(())
 }
@@ -212,7 +245,10 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
         .flat_map(|&object| (0..p.angles_over_pi.len()).map(move |a| (object, a)))
         .flat_map(|(object, a)| entries(&p, object, a, seed))
         .collect();
-    let max_z = rows.iter().filter_map(|r| r.z_score).fold(0.0f64, |m, z| m.max(z.abs()));
+    let max_z = rows
+        .iter()
+        .filter_map(|r| r.z_score)
+        .fold(0.0f64, |m, z| m.max(z.abs()));
     let exact: Vec<bool> = rows.iter().filter_map(|r| r.exact_match).collect();
     let ok = max_z <= p.max_abs_z && exact.iter().all(|&e| e);
     let csv = dir.write_csv("c0_entries.csv", &rows)?;
@@ -236,7 +272,15 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
                 .collect(),
         })
         .collect();
-    line_plot(&dir.out.file(&figure), "C0: Monte Carlo vs closed form", "theta / pi", "max |z|", &series, false, false)?;
+    line_plot(
+        &dir.out.file(&figure),
+        "C0: Monte Carlo vs closed form",
+        "theta / pi",
+        "max |z|",
+        &series,
+        false,
+        false,
+    )?;
     Ok(ClaimReport {
         id: spec.id.clone(),
         title: spec.title.clone(),

@@ -127,13 +127,28 @@ fn check(p: &Params, d: usize, idx: usize, x0: &[f64], seed: u64) -> CheckRow {
 
 fn validate(p: &Params) -> Result<()> {
     if p.d_min == 0 || p.d_max < p.d_min {
-        return Err(Error::param("C1 d_min/d_max", format!("{}/{}", p.d_min, p.d_max), "use 1 <= d_min <= d_max"));
+        return Err(Error::param(
+            "C1 d_min/d_max",
+            format!("{}/{}", p.d_min, p.d_max),
+            "use 1 <= d_min <= d_max",
+        ));
     }
-    if p.x0.iter().any(|x| x.len() < 2 || norm(x) == 0.0 || x.iter().any(|v| !v.is_finite())) {
-        return Err(Error::param("C1 x0", format!("{:?}", p.x0), "each x0 needs >= 2 finite entries, not all 0"));
+    if p.x0
+        .iter()
+        .any(|x| x.len() < 2 || norm(x) == 0.0 || x.iter().any(|v| !v.is_finite()))
+    {
+        return Err(Error::param(
+            "C1 x0",
+            format!("{:?}", p.x0),
+            "each x0 needs >= 2 finite entries, not all 0",
+        ));
     }
     if p.directions == 0 || !p.radius.is_finite() || p.radius <= 0.0 || p.ray_points < 2 {
-        return Err(Error::param("C1 directions/radius/ray_points", format!("{}/{}/{}", p.directions, p.radius, p.ray_points), "use directions >= 1, radius > 0, ray_points >= 2"));
+        return Err(Error::param(
+            "C1 directions/radius/ray_points",
+            format!("{}/{}/{}", p.directions, p.radius, p.ray_points),
+            "use directions >= 1, radius > 0, ray_points >= 2",
+        ));
     }
     Ok(())
 }
@@ -172,9 +187,18 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
         false,
         false,
     )?;
-    let worst_h = rows.iter().map(|r| r.h_norm_at_x0.max(r.h_norm_at_neg)).fold(0.0, f64::max);
-    let min_gap = rows.iter().map(|r| r.f_at_neg - r.f_at_x0).fold(f64::INFINITY, f64::min);
-    let max_rise = rows.iter().map(|r| r.f_near_origin_max - r.f_origin).fold(f64::NEG_INFINITY, f64::max);
+    let worst_h = rows
+        .iter()
+        .map(|r| r.h_norm_at_x0.max(r.h_norm_at_neg))
+        .fold(0.0, f64::max);
+    let min_gap = rows
+        .iter()
+        .map(|r| r.f_at_neg - r.f_at_x0)
+        .fold(f64::INFINITY, f64::min);
+    let max_rise = rows
+        .iter()
+        .map(|r| r.f_near_origin_max - r.f_origin)
+        .fold(f64::NEG_INFINITY, f64::max);
     Ok(ClaimReport {
         id: spec.id.clone(),
         title: spec.title.clone(),
@@ -187,7 +211,10 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
             rows.iter().filter(|r| r.pass).count(),
             rows.len()
         ),
-        criterion: format!("‖h‖ <= {:.0e}; F(t u) < F(0); F(−ρ_d x0) > F(x0), = closed form within {:.0e}", p.h_tol, p.f_tol),
+        criterion: format!(
+            "‖h‖ <= {:.0e}; F(t u) < F(0); F(−ρ_d x0) > F(x0), = closed form within {:.0e}",
+            p.h_tol, p.f_tol
+        ),
         verdict: Verdict::from_bool(rows.iter().all(|r| r.pass)),
         files: vec![csv, figure.clone()],
         figures: vec![figure],

@@ -5,6 +5,8 @@
 
 pub mod c0_expectation;
 pub mod c1_expected_landscape;
+pub mod c2_wdc_scaling;
+pub mod c3_rrcp_scaling;
 
 use std::path::{Path, PathBuf};
 
@@ -15,8 +17,19 @@ use crate::report::output::OutputDir;
 
 /// The shipped specs: `(file name, contents)`.
 pub const SPECS: &[(&str, &str)] = &[
-    ("C0-expectation-identities.toml", include_str!("../../verify/C0-expectation-identities.toml")),
-    ("C1-expected-landscape.toml", include_str!("../../verify/C1-expected-landscape.toml")),
+    (
+        "C0-expectation-identities.toml",
+        include_str!("../../verify/C0-expectation-identities.toml"),
+    ),
+    (
+        "C1-expected-landscape.toml",
+        include_str!("../../verify/C1-expected-landscape.toml"),
+    ),
+    ("C2-wdc-scaling.toml", include_str!("../../verify/C2-wdc-scaling.toml")),
+    (
+        "C3-rrcp-scaling.toml",
+        include_str!("../../verify/C3-rrcp-scaling.toml"),
+    ),
 ];
 
 /// A claim's spec file.
@@ -39,7 +52,10 @@ pub struct Spec {
 impl Spec {
     /// Parses a spec; `name` is used in errors.
     pub fn parse(name: &str, text: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::Config { path: PathBuf::from(name), reason: e.to_string() })
+        toml::from_str(text).map_err(|e| Error::Config {
+            path: PathBuf::from(name),
+            reason: e.to_string(),
+        })
     }
 
     /// The parameters of the chosen protocol as the claim's typed struct.
@@ -131,9 +147,11 @@ pub fn run(spec: &Spec, full: bool, seed: u64, dir: &ClaimDir<'_>) -> Result<Cla
     match spec.id.as_str() {
         "C0" => c0_expectation::run(spec, spec.params(full)?, seed, dir),
         "C1" => c1_expected_landscape::run(spec, spec.params(full)?, seed, dir),
+        "C2" => c2_wdc_scaling::run(spec, spec.params(full)?, seed, dir),
+        "C3" => c3_rrcp_scaling::run(spec, spec.params(full)?, seed, dir),
         other => Err(Error::Config {
             path: PathBuf::from(format!("verify/{other}")),
-            reason: format!("no claim implements id {other:?}; known ids: C0, C1"),
+            reason: format!("no claim implements id {other:?}; known ids: C0, C1, C2, C3"),
         }),
     }
 }

@@ -11,12 +11,14 @@
 //! | `M_{x̂↔ŷ}`, `Q_{x,y}`, `Φ_{z,w}` | [`swap_matrix`], [`q_matrix`], [`phi_matrix`] |
 //! | `h_{x,x0}`, `F(x)` | [`expected_gradient`], [`expected_objective`] |
 //! | `h^{CS}` | [`expected_gradient_cs`] |
+//! | `⟨Φ_{z,w} a, b⟩`, `B_1ᵀ Φ_{z,w} B_3` (no `n × n` matrix) | [`phi_bilinear`], [`phi_form`] |
 
 use std::f64::consts::PI;
 
-use faer::Mat;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
 
-use super::vector::{angle, norm, unit};
+use super::vector::{angle, dot, norm, unit};
 
 /// Below this length of the component of `ŷ` orthogonal to `x̂` (a few dozen rounding units),
 /// the two directions count as parallel and [`swap_matrix`] takes its limit `±x̂x̂ᵀ`.
@@ -25,7 +27,9 @@ const PARALLEL_TOL: f64 = 64.0 * f64::EPSILON;
 /// `g(θ) = arccos(((π−θ) cos θ + sin θ)/π)` (THEORY.md §3): the angle between `relu(W x)` and
 /// `relu(W y)` in expectation when `∠(x, y) = θ`.
 pub fn angle_map(theta: f64) -> f64 {
-    (((PI - theta) * theta.cos() + theta.sin()) / PI).clamp(-1.0, 1.0).acos()
+    (((PI - theta) * theta.cos() + theta.sin()) / PI)
+        .clamp(-1.0, 1.0)
+        .acos()
 }
 
 /// `θ_0, θ_1 = g(θ_0), …, θ_d` (THEORY.md §3); `d + 1` entries.
@@ -73,24 +77,62 @@ pub fn rho_pr(d: usize) -> f64 {
 /// `M_{x̂↔ŷ}` in the coordinate-free form of THEORY.md §2, with the limits `x̂x̂ᵀ` at θ = 0
 /// and `−x̂x̂ᵀ` at θ = π. Both arguments must be nonzero.
 pub fn swap_matrix(x: &[f64], y: &[f64]) -> Mat<f64> {
+    let b = SwapBasis::new(x, y);
     let k = x.len();
-    let theta = angle(x, y);
-    let u1 = unit(x);
-    let yh = unit(y);
-    let (s, c) = theta.sin_cos();
-    // u_2 = (ŷ − cos θ x̂)/sin θ, normalised by its own length (more accurate than dividing by
-    // sin θ). Within rounding of θ = 0 or π it is noise, so the limits apply there.
-    let along: f64 = yh.iter().zip(&u1).map(|(a, b)| a * b).sum();
-    let residual: Vec<f64> = yh.iter().zip(&u1).map(|(b, a)| b - along * a).collect();
-    let r = norm(&residual);
-    if r <= PARALLEL_TOL {
-        let sign = if along > 0.0 { 1.0 } else { -1.0 };
-        return Mat::from_fn(k, k, |i, j| sign * u1[i] * u1[j]);
-    }
-    let u2: Vec<f64> = residual.iter().map(|v| v / r).collect();
     Mat::from_fn(k, k, |i, j| {
-        c * (u1[i] * u1[j] - u2[i] * u2[j]) + s * (u1[i] * u2[j] + u2[i] * u1[j])
+        b.cos * (b.u1[i] * b.u1[j] - b.u2[i] * b.u2[j]) + b.sin * (b.u1[i] * b.u2[j] + b.u2[i] * b.u1[j])
     })
+}
+
+/// `M_{x̂↔ŷ}` in factored form: `M = c (u1u1ᵀ − u2u2ᵀ) + s (u1u2ᵀ + u2u1ᵀ)` (THEORY.md §2), so
+/// that `M v` costs `O(k)`. At the limits θ = 0, π: `u2 = 0`, `c = ±1`, `s = 0`.
+#[derive(Clone, Debug)]
+pub struct SwapBasis {
+    /// `u1 = x̂`.
+    pub u1: Vec<f64>,
+    /// `u2 = (ŷ − cos θ x̂)/sin θ` (0 at the limits).
+    pub u2: Vec<f64>,
+    /// `cos θ` (±1 at the limits).
+    pub cos: f64,
+    /// `sin θ` (0 at the limits).
+    pub sin: f64,
+}
+
+impl SwapBasis {
+    /// The factors of `M_{x̂↔ŷ}` for nonzero `x`, `y`.
+    pub fn new(x: &[f64], y: &[f64]) -> Self {
+        let theta = angle(x, y);
+        let u1 = unit(x);
+        let yh = unit(y);
+        // u_2 = (ŷ − cos θ x̂)/sin θ, normalised by its own length (more accurate than dividing
+        // by sin θ). Within rounding of θ = 0 or π it is noise, so the limits apply there.
+        let along: f64 = yh.iter().zip(&u1).map(|(a, b)| a * b).sum();
+        let residual: Vec<f64> = yh.iter().zip(&u1).map(|(b, a)| b - along * a).collect();
+        let r = norm(&residual);
+        if r <= PARALLEL_TOL {
+            let sign = if along > 0.0 { 1.0 } else { -1.0 };
+            return Self {
+                u2: vec![0.0; x.len()],
+                u1,
+                cos: sign,
+                sin: 0.0,
+            };
+        }
+        let (sin, cos) = theta.sin_cos();
+        Self {
+            u2: residual.iter().map(|v| v / r).collect(),
+            u1,
+            cos,
+            sin,
+        }
+    }
+
+    /// `M v`.
+    pub fn apply(&self, v: &[f64]) -> Vec<f64> {
+        let (p1, p2) = (dot(&self.u1, v), dot(&self.u2, v));
+        let (a1, a2) = (self.cos * p1 + self.sin * p2, self.sin * p1 - self.cos * p2);
+        self.u1.iter().zip(&self.u2).map(|(e1, e2)| a1 * e1 + a2 * e2).collect()
+    }
 }
 
 /// `Q_{x,y} = (π−θ)/(2π) I + sin θ/(2π) M_{x̂↔ŷ} = E[W_{+,x}ᵀ W_{+,y}]` for `W` iid `N(0, 1/n)`
@@ -113,9 +155,7 @@ pub fn phi_matrix(z: &[f64], w: &[f64]) -> Mat<f64> {
 /// `a I + b M_{x̂↔ŷ}`.
 fn identity_plus(a: f64, b: f64, x: &[f64], y: &[f64]) -> Mat<f64> {
     let m = swap_matrix(x, y);
-    Mat::from_fn(x.len(), x.len(), |i, j| {
-        b * m[(i, j)] + if i == j { a } else { 0.0 }
-    })
+    Mat::from_fn(x.len(), x.len(), |i, j| b * m[(i, j)] + if i == j { a } else { 0.0 })
 }
 
 /// The coefficients `(α, β)` of the expected gradient at angle `θ̄_0` for depth `d`
@@ -170,4 +210,93 @@ pub fn expected_gradient_cs(x: &[f64], x0: &[f64], d: usize) -> Option<Vec<f64>>
             .map(|(xi, x0i)| scale * (-xi_d * x0i + xi - zeta_d * r0 / r * xi))
             .collect(),
     )
+}
+
+/// `Φ_{z,w} = (π−2θ)/π · I + 2 sin θ/π · M_{ẑ↔ŵ}` (THEORY.md §2, the RRCP's centre) in factored
+/// form: `Φ = identity · I + swap · M` with `M` as [`SwapBasis`] (the factors [`swap_matrix`]
+/// uses). `Φ = 0` (both coefficients 0) when `z = 0` or `w = 0`. [`phi_matrix`] is the same
+/// operator as a dense `n × n` matrix; this form gives `⟨Φ a, b⟩` in `O(n)` and `B_1ᵀ Φ B_3` in
+/// `O(n r_1 r_3)` without it.
+#[derive(Clone, Debug)]
+pub struct PhiForm {
+    /// `(π − 2θ)/π`.
+    pub identity: f64,
+    /// `2 sin θ/π`.
+    pub swap: f64,
+    /// `M_{ẑ↔ŵ}`.
+    pub basis: SwapBasis,
+}
+
+/// `Φ_{z,w}` in factored form (THEORY.md §2); see [`PhiForm`].
+pub fn phi_form(z: &[f64], w: &[f64]) -> PhiForm {
+    if norm(z) == 0.0 || norm(w) == 0.0 {
+        let zero = vec![0.0; z.len()];
+        let basis = SwapBasis {
+            u1: zero.clone(),
+            u2: zero,
+            cos: 0.0,
+            sin: 0.0,
+        };
+        return PhiForm {
+            identity: 0.0,
+            swap: 0.0,
+            basis,
+        };
+    }
+    let theta = angle(z, w);
+    PhiForm {
+        identity: (PI - 2.0 * theta) / PI,
+        swap: 2.0 * theta.sin() / PI,
+        basis: SwapBasis::new(z, w),
+    }
+}
+
+impl PhiForm {
+    /// `⟨Φ a, b⟩ = identity ⟨a, b⟩ + swap ⟨M a, b⟩` with
+    /// `⟨M a, b⟩ = c (b·u1 u1·a − b·u2 u2·a) + s (b·u1 u2·a + b·u2 u1·a)`, in `O(n)`.
+    pub fn bilinear(&self, a: &[f64], b: &[f64]) -> f64 {
+        let m = &self.basis;
+        let (a1, a2, b1, b2) = (dot(&m.u1, a), dot(&m.u2, a), dot(b, &m.u1), dot(b, &m.u2));
+        let swap = m.cos * (b1 * a1 - b2 * a2) + m.sin * (b1 * a2 + b2 * a1);
+        self.identity * dot(a, b) + self.swap * swap
+    }
+
+    /// `B_1ᵀ Φ B_3` for `B_1 ∈ R^{n × r_1}`, `B_3 ∈ R^{n × r_3}`, without forming `Φ`:
+    /// `identity · B_1ᵀB_3 + swap · [c (l_1 r_1ᵀ − l_2 r_2ᵀ) + s (l_1 r_2ᵀ + l_2 r_1ᵀ)]` with
+    /// `l_p = B_1ᵀu_p`, `r_q = B_3ᵀu_q` (sequential products).
+    #[track_caller]
+    pub fn sandwich(&self, b1: MatRef<'_, f64>, b3: MatRef<'_, f64>) -> Mat<f64> {
+        let m = &self.basis;
+        let n = m.u1.len();
+        assert!(b1.nrows() == n && b3.nrows() == n, "B_1 and B_3 need n = {n} rows");
+        let mut out = Mat::zeros(b1.ncols(), b3.ncols());
+        matmul(
+            out.as_mut(),
+            Accum::Replace,
+            b1.transpose(),
+            b3,
+            self.identity,
+            Par::Seq,
+        );
+        let project = |b: MatRef<'_, f64>, u: &[f64]| -> Vec<f64> {
+            (0..b.ncols())
+                .map(|j| b.col(j).iter().zip(u).map(|(x, y)| x * y).sum())
+                .collect()
+        };
+        let (l1, l2) = (project(b1, &m.u1), project(b1, &m.u2));
+        let (r1, r2) = (project(b3, &m.u1), project(b3, &m.u2));
+        for j in 0..b3.ncols() {
+            for i in 0..b1.ncols() {
+                let swap = m.cos * (l1[i] * r1[j] - l2[i] * r2[j]) + m.sin * (l1[i] * r2[j] + l2[i] * r1[j]);
+                out[(i, j)] += self.swap * swap;
+            }
+        }
+        out
+    }
+}
+
+/// `⟨Φ_{z,w} a, b⟩` in `O(n)` without forming `Φ` (THEORY.md §2); equals
+/// `bᵀ phi_matrix(z, w) a` up to rounding.
+pub fn phi_bilinear(z: &[f64], w: &[f64], a: &[f64], b: &[f64]) -> f64 {
+    phi_form(z, w).bilinear(a, b)
 }

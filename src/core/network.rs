@@ -8,13 +8,22 @@
 //! - [`Network::forward_batch`] runs a `k × B` block of codes through matrix–matrix products.
 //!
 //! Matrix products run sequentially (`Par::Seq`): parallelism lives at the trial level so that
-//! results never depend on the thread count.
+//! results never depend on the thread count. The hot products (`W_i a`, `W_iᵀ g`, `A y`, `Aᵀ r`,
+//! for one code or a block) go through [`kernels`]: one code reads the weights in place, a
+//! block reads packed copies made on first use. Every forward entry (`W_i a`, `A y`) is formed
+//! in the same order in both, so [`Network::forward_batch`] reproduces [`Network::forward`] bit
+//! for bit; [`Network::vjp_batch`] sums in another order than [`Network::vjp`] (rounding only).
+
+pub(crate) mod kernels;
 
 use faer::linalg::matmul::matmul;
+use std::sync::OnceLock;
+
 use faer::{Accum, ColMut, ColRef, Mat, MatRef, Par};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use self::kernels::{Panels, columns, columns_mut};
 use crate::error::{Error, Result};
 
 /// A layer's nonlinearity.
@@ -121,6 +130,63 @@ pub struct Layer {
 #[derive(Clone, Debug)]
 pub struct Network {
     layers: Vec<Layer>,
+    /// `W_i` and `W_iᵀ` packed for the block products, one per layer, made on first use. The
+    /// layers never change after construction (only `&[Layer]` is handed out), so the copies
+    /// stay in sync.
+    packed: OnceLock<Vec<PackedLayer>>,
+}
+
+/// The packed copies of one layer's weights, for products with blocks of codes.
+#[derive(Clone, Debug)]
+struct PackedLayer {
+    weight: Panels,
+    transposed: Panels,
+}
+
+impl PackedLayer {
+    fn new(layer: &Layer) -> Self {
+        Self {
+            weight: Panels::pack(layer.weight.as_ref()),
+            transposed: Panels::pack(layer.weight.transpose()),
+        }
+    }
+
+    /// `W X` (`n_i × B`).
+    fn apply(&self, x: MatRef<'_, f64>) -> Mat<f64> {
+        let mut out = Mat::zeros(self.weight.rows(), x.ncols());
+        let owned;
+        let x = match columns(x) {
+            Some(cols) => cols,
+            None => {
+                owned = x.to_owned();
+                columns(owned.as_ref()).expect("an owned matrix is column-major")
+            }
+        };
+        kernels::packed_product(&self.weight, &x, &mut columns_mut(&mut out));
+        out
+    }
+
+    /// `Wᵀ G` (`n_{i−1} × B`).
+    fn apply_transpose(&self, g: &Mat<f64>) -> Mat<f64> {
+        let mut out = Mat::zeros(self.transposed.rows(), g.ncols());
+        let g = columns(g.as_ref()).expect("an owned matrix is column-major");
+        kernels::packed_product(&self.transposed, &g, &mut columns_mut(&mut out));
+        out
+    }
+}
+
+/// `W a` for one layer's column-major weights (into `out`, `n_i` entries).
+fn layer_apply(layer: &Layer, a: &[f64], out: &mut [f64]) {
+    let cols = columns(layer.weight.as_ref()).expect("an owned matrix is column-major");
+    kernels::colmajor_product(&cols, layer.weight.nrows(), &[a], &mut [out]);
+}
+
+/// `Wᵀ g` for one layer's column-major weights (`n_{i−1}` entries).
+fn layer_apply_transpose(layer: &Layer, g: &[f64]) -> Vec<f64> {
+    let cols = columns(layer.weight.as_ref()).expect("an owned matrix is column-major");
+    let mut out = vec![0.0; cols.len()];
+    kernels::transposed_product(&cols, &[g], &mut [&mut out]);
+    out
 }
 
 /// Values kept by a forward pass: pre-activations `z_i` and activations `a_i` per layer.
@@ -139,16 +205,50 @@ impl Trace {
     }
 }
 
-/// `dst = W src` through faer, sequentially.
+/// `dst = W src`, sequentially: through [`kernels`] when `W` or `Wᵀ` is column-major (an owned
+/// matrix or its transpose), through faer otherwise.
 pub(crate) fn matvec(dst: &mut [f64], w: MatRef<'_, f64>, src: &[f64]) {
-    matmul(
-        ColMut::from_slice_mut(dst),
-        Accum::Replace,
-        w,
-        ColRef::from_slice(src),
-        1.0,
-        Par::Seq,
+    assert!(
+        dst.len() == w.nrows() && src.len() == w.ncols(),
+        "matvec: shapes must match"
     );
+    if let Some(cols) = columns(w) {
+        kernels::colmajor_product(&cols, w.nrows(), &[src], &mut [dst]);
+    } else if let Some(rows) = columns(w.transpose()) {
+        kernels::transposed_product(&rows, &[src], &mut [dst]);
+    } else {
+        matmul(
+            ColMut::from_slice_mut(dst),
+            Accum::Replace,
+            w,
+            ColRef::from_slice(src),
+            1.0,
+            Par::Seq,
+        );
+    }
+}
+
+/// `W X` for a block `X` (`B` columns), sequentially; column `c` equals [`matvec`] of column `c`
+/// bit for bit when `W` or `Wᵀ` is column-major.
+pub(crate) fn matmul_block(w: MatRef<'_, f64>, x: MatRef<'_, f64>) -> Mat<f64> {
+    assert_eq!(w.ncols(), x.nrows(), "matmul_block: shapes must match");
+    let mut out = Mat::zeros(w.nrows(), x.ncols());
+    let owned;
+    let xs = match columns(x) {
+        Some(cols) => cols,
+        None => {
+            owned = x.to_owned();
+            columns(owned.as_ref()).expect("an owned matrix is column-major")
+        }
+    };
+    if let Some(cols) = columns(w) {
+        kernels::colmajor_product(&cols, w.nrows(), &xs, &mut columns_mut(&mut out));
+    } else if let Some(rows) = columns(w.transpose()) {
+        kernels::transposed_product(&rows, &xs, &mut columns_mut(&mut out));
+    } else {
+        matmul(out.as_mut(), Accum::Replace, w, x, 1.0, Par::Seq);
+    }
+    out
 }
 
 impl Network {
@@ -177,17 +277,43 @@ impl Network {
         for (i, layer) in layers.iter().enumerate() {
             let (r, c) = (layer.weight.nrows(), layer.weight.ncols());
             if r == 0 || c == 0 {
-                return Err(Error::param("layer shape", format!("W{} is {r}x{c}", i + 1), "widths must be positive"));
+                return Err(Error::param(
+                    "layer shape",
+                    format!("W{} is {r}x{c}", i + 1),
+                    "widths must be positive",
+                ));
             }
             let finite = (0..c).all(|j| layer.weight.col_as_slice(j).iter().all(|v| v.is_finite()));
             if !finite || layer.bias.as_ref().is_some_and(|b| b.iter().any(|v| !v.is_finite())) {
-                return Err(Error::param("weights", format!("layer {}", i + 1), "all weights and biases must be finite"));
+                return Err(Error::param(
+                    "weights",
+                    format!("layer {}", i + 1),
+                    "all weights and biases must be finite",
+                ));
             }
             if layer.bias.as_ref().is_some_and(|b| b.len() != r) {
-                return Err(Error::param("bias length", format!("layer {}", i + 1), "b_i must have n_i entries"));
+                return Err(Error::param(
+                    "bias length",
+                    format!("layer {}", i + 1),
+                    "b_i must have n_i entries",
+                ));
             }
         }
-        Ok(Self { layers })
+        Ok(Self::with_layers(layers))
+    }
+
+    /// Wraps checked layers.
+    fn with_layers(layers: Vec<Layer>) -> Self {
+        Self {
+            layers,
+            packed: OnceLock::new(),
+        }
+    }
+
+    /// The packed weights, made on first use.
+    fn packed(&self) -> &[PackedLayer] {
+        self.packed
+            .get_or_init(|| self.layers.iter().map(PackedLayer::new).collect())
     }
 
     /// A bias-free ReLU network with iid Gaussian weights of the given convention.
@@ -205,10 +331,14 @@ impl Network {
                         *v = sd * z;
                     }
                 }
-                Layer { weight, bias: None, activation: Activation::Relu }
+                Layer {
+                    weight,
+                    bias: None,
+                    activation: Activation::Relu,
+                }
             })
             .collect();
-        Self { layers }
+        Self::with_layers(layers)
     }
 
     /// The layers.
@@ -255,10 +385,18 @@ impl Network {
     /// Checks that a latent code has `k` finite entries.
     pub fn check_code(&self, name: &'static str, x: &[f64]) -> Result<()> {
         if x.len() != self.latent_dim() {
-            return Err(Error::param(name, format!("{} entries", x.len()), format!("the network's latent dimension is k = {}", self.latent_dim())));
+            return Err(Error::param(
+                name,
+                format!("{} entries", x.len()),
+                format!("the network's latent dimension is k = {}", self.latent_dim()),
+            ));
         }
         if !x.iter().all(|v| v.is_finite()) {
-            return Err(Error::param(name, format!("{x:?}"), "every entry must be a finite number"));
+            return Err(Error::param(
+                name,
+                format!("{x:?}"),
+                "every entry must be a finite number",
+            ));
         }
         Ok(())
     }
@@ -270,7 +408,7 @@ impl Network {
         for layer in &self.layers {
             let input = post.last().map_or(x, Vec::as_slice);
             let mut z = vec![0.0; layer.weight.nrows()];
-            matvec(&mut z, layer.weight.as_ref(), input);
+            layer_apply(layer, input, &mut z);
             if let Some(b) = &layer.bias {
                 z.iter_mut().zip(b).for_each(|(zi, bi)| *zi += bi);
             }
@@ -289,8 +427,10 @@ impl Network {
     pub fn jvp(&self, trace: &Trace, u: &[f64]) -> Vec<f64> {
         self.layers.iter().zip(&trace.pre).fold(u.to_vec(), |dot, (layer, z)| {
             let mut out = vec![0.0; layer.weight.nrows()];
-            matvec(&mut out, layer.weight.as_ref(), &dot);
-            out.iter_mut().zip(z).for_each(|(o, &zi)| *o *= layer.activation.derivative(zi));
+            layer_apply(layer, &dot, &mut out);
+            out.iter_mut()
+                .zip(z)
+                .for_each(|(o, &zi)| *o *= layer.activation.derivative(zi));
             out
         })
     }
@@ -301,20 +441,26 @@ impl Network {
     pub fn one_sided_jvp(&self, trace: &Trace, u: &[f64]) -> Vec<f64> {
         self.layers.iter().zip(&trace.pre).fold(u.to_vec(), |dot, (layer, z)| {
             let mut out = vec![0.0; layer.weight.nrows()];
-            matvec(&mut out, layer.weight.as_ref(), &dot);
-            out.iter_mut().zip(z).for_each(|(o, &zi)| *o = layer.activation.one_sided(zi, *o));
+            layer_apply(layer, &dot, &mut out);
+            out.iter_mut()
+                .zip(z)
+                .for_each(|(o, &zi)| *o = layer.activation.one_sided(zi, *o));
             out
         })
     }
 
     /// Vector–Jacobian product `J_xᵀ w` at a traced point (`= Λ_xᵀ w` for bias-free ReLU).
     pub fn vjp(&self, trace: &Trace, w: &[f64]) -> Vec<f64> {
-        self.layers.iter().zip(&trace.pre).rev().fold(w.to_vec(), |g, (layer, z)| {
-            let masked: Vec<f64> = g.iter().zip(z).map(|(gi, &zi)| gi * layer.activation.derivative(zi)).collect();
-            let mut out = vec![0.0; layer.weight.ncols()];
-            matvec(&mut out, layer.weight.transpose(), &masked);
-            out
-        })
+        self.layers
+            .iter()
+            .zip(&trace.pre)
+            .rev()
+            .fold(w.to_vec(), |mut g, (layer, z)| {
+                g.iter_mut()
+                    .zip(z)
+                    .for_each(|(gi, &zi)| *gi *= layer.activation.derivative(zi));
+                layer_apply_transpose(layer, &g)
+            })
     }
 
     /// `Λ_x = W_{d,+,x} … W_{1,+,x}` as a dense `n × k` matrix (for small sizes; for a
@@ -335,35 +481,44 @@ impl Network {
     /// Forward pass of a `k × B` block of codes; returns the pre-activations of every layer
     /// (`n_i × B` each) and the outputs `G(X)` (`n × B`).
     pub fn forward_batch(&self, x: MatRef<'_, f64>) -> (Vec<Mat<f64>>, Mat<f64>) {
-        let mut pre = Vec::with_capacity(self.depth());
-        let mut act: Mat<f64> = x.to_owned();
-        for layer in &self.layers {
-            let mut z = Mat::zeros(layer.weight.nrows(), act.ncols());
-            matmul(z.as_mut(), Accum::Replace, layer.weight.as_ref(), act.as_ref(), 1.0, Par::Seq);
-            if let Some(b) = &layer.bias {
-                for j in 0..z.ncols() {
+        let mut pre: Vec<Mat<f64>> = Vec::with_capacity(self.depth());
+        let mut act: Option<Mat<f64>> = None;
+        for (layer, packed) in self.layers.iter().zip(self.packed()) {
+            let mut z = packed.apply(act.as_ref().map_or(x, Mat::as_ref));
+            let mut a = z.clone();
+            for j in 0..z.ncols() {
+                if let Some(b) = &layer.bias {
                     z.col_as_slice_mut(j).iter_mut().zip(b).for_each(|(zi, bi)| *zi += bi);
                 }
+                let zj = z.col_as_slice(j);
+                a.col_as_slice_mut(j)
+                    .iter_mut()
+                    .zip(zj)
+                    .for_each(|(ai, &zi)| *ai = layer.activation.apply(zi));
             }
-            act = Mat::from_fn(z.nrows(), z.ncols(), |i, j| layer.activation.apply(z[(i, j)]));
+            act = Some(a);
             pre.push(z);
         }
-        (pre, act)
+        (pre, act.expect("a network has at least one layer"))
     }
 
     /// `J_xᵀ W` for each column of a block, given the batch's pre-activations.
     pub fn vjp_batch(&self, pre: &[Mat<f64>], w: Mat<f64>) -> Mat<f64> {
-        self.layers.iter().zip(pre).rev().fold(w, |mut g, (layer, z)| {
-            for j in 0..g.ncols() {
-                g.col_as_slice_mut(j)
-                    .iter_mut()
-                    .zip(z.col_as_slice(j))
-                    .for_each(|(gi, &zi)| *gi *= layer.activation.derivative(zi));
-            }
-            let mut out = Mat::zeros(layer.weight.ncols(), g.ncols());
-            matmul(out.as_mut(), Accum::Replace, layer.weight.transpose(), g.as_ref(), 1.0, Par::Seq);
-            out
-        })
+        self.layers
+            .iter()
+            .zip(self.packed())
+            .zip(pre)
+            .rev()
+            .fold(w, |mut g, ((layer, packed), z)| {
+                for j in 0..g.ncols() {
+                    let zj = z.col_as_slice(j);
+                    g.col_as_slice_mut(j)
+                        .iter_mut()
+                        .zip(zj)
+                        .for_each(|(gi, &zi)| *gi *= layer.activation.derivative(zi));
+                }
+                packed.apply_transpose(&g)
+            })
     }
 }
 

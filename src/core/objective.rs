@@ -3,11 +3,10 @@
 //! Algorithm 1; `= ∇f(x)` where `f` is differentiable) and the exact one-sided directional
 //! derivative `D_u f(x)`, which differs from `⟨v, u⟩` at kinks.
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Mat, MatRef};
 
 use super::measure::Measurements;
-use super::network::Network;
+use super::network::{Network, matmul_block};
 use super::vector::sgn;
 
 /// One instance: a network, a measurement matrix and the observed amplitudes `b`.
@@ -39,7 +38,11 @@ impl Problem {
 
     /// `½ Σ_j (|c_j| − b_j)²` for `c = A G(x)`.
     fn half_squared_residual(&self, c: &[f64]) -> f64 {
-        0.5 * c.iter().zip(&self.b).map(|(ci, bi)| (ci.abs() - bi).powi(2)).sum::<f64>()
+        0.5 * c
+            .iter()
+            .zip(&self.b)
+            .map(|(ci, bi)| (ci.abs() - bi).powi(2))
+            .sum::<f64>()
     }
 
     /// `f(x)`.
@@ -51,9 +54,16 @@ impl Problem {
     pub fn evaluate(&self, x: &[f64]) -> Evaluation {
         let trace = self.net.forward(x);
         let c = self.meas.apply(trace.output());
-        let r: Vec<f64> = c.iter().zip(&self.b).map(|(ci, bi)| sgn(*ci) * (ci.abs() - bi)).collect();
+        let r: Vec<f64> = c
+            .iter()
+            .zip(&self.b)
+            .map(|(ci, bi)| sgn(*ci) * (ci.abs() - bi))
+            .collect();
         let direction = self.net.vjp(&trace, &self.meas.apply_transpose(&r));
-        Evaluation { value: self.half_squared_residual(&c), direction }
+        Evaluation {
+            value: self.half_squared_residual(&c),
+            direction,
+        }
     }
 
     /// The exact one-sided directional derivative `D_u f(x) = lim_{t→0+} (f(x+tu) − f(x))/t`
@@ -75,20 +85,21 @@ impl Problem {
     }
 
     /// Values and descent directions for a `k × B` block of codes in lock-step, through
-    /// matrix–matrix products; column `j` equals [`Problem::evaluate`] of column `j`.
+    /// matrix–matrix products; column `j` equals [`Problem::evaluate`] of column `j` (bit for
+    /// bit: the products form every entry as the single-code path does).
     pub fn evaluate_batch(&self, x: MatRef<'_, f64>) -> (Vec<f64>, Mat<f64>) {
         let (pre, out) = self.net.forward_batch(x);
-        let (m, cols) = (self.meas.count(), x.ncols());
-        let mut c = Mat::zeros(m, cols);
-        matmul(c.as_mut(), Accum::Replace, self.meas.a.as_ref(), out.as_ref(), 1.0, Par::Seq);
+        let cols = x.ncols();
+        let mut c = matmul_block(self.meas.a.as_ref(), out.as_ref());
         let mut values = vec![0.0; cols];
         for (j, value) in values.iter_mut().enumerate() {
             let col = c.col_as_slice_mut(j);
             *value = self.half_squared_residual(col);
-            col.iter_mut().zip(&self.b).for_each(|(ci, bi)| *ci = sgn(*ci) * (ci.abs() - bi));
+            col.iter_mut()
+                .zip(&self.b)
+                .for_each(|(ci, bi)| *ci = sgn(*ci) * (ci.abs() - bi));
         }
-        let mut back = Mat::zeros(self.meas.a.ncols(), cols);
-        matmul(back.as_mut(), Accum::Replace, self.meas.a.transpose(), c.as_ref(), 1.0, Par::Seq);
+        let back = matmul_block(self.meas.a.transpose(), c.as_ref());
         (values, self.net.vjp_batch(&pre, back))
     }
 }

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use faer::Mat;
-use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
+use safetensors::tensor::{Dtype, TensorView};
 
 use super::network::{Activation, Layer, Network};
 use crate::error::{Error, Result};
@@ -28,19 +28,32 @@ pub struct LoadedNetwork {
 }
 
 fn bad(path: &Path, reason: impl Into<String>) -> Error {
-    Error::Weights { path: path.to_path_buf(), reason: reason.into() }
+    Error::Weights {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
 }
 
 /// Reads and validates a network; every defect is an [`Error::Weights`] naming the tensor.
 pub fn load(path: &Path) -> Result<LoadedNetwork> {
-    let bytes = std::fs::read(path).map_err(|source| Error::MissingInput { path: path.to_path_buf(), source })?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| bad(path, format!("not a safetensors file ({e}); write one with `dpr-audit net --save`")))?;
+    let bytes = std::fs::read(path).map_err(|source| Error::MissingInput {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| {
+        bad(
+            path,
+            format!("not a safetensors file ({e}); write one with `dpr-audit net --save`"),
+        )
+    })?;
     let tensors = SafeTensors::deserialize(&bytes).map_err(|e| bad(path, format!("corrupt safetensors data ({e})")))?;
     let metadata: BTreeMap<String, String> = meta.metadata().clone().unwrap_or_default().into_iter().collect();
     let depth = (1..).take_while(|i| tensors.tensor(&format!("W{i}")).is_ok()).count();
     if depth == 0 {
-        return Err(bad(path, "missing tensor W1: a network needs tensors W1 … Wd of shape [n_i, n_{i-1}]"));
+        return Err(bad(
+            path,
+            "missing tensor W1: a network needs tensors W1 … Wd of shape [n_i, n_{i-1}]",
+        ));
     }
     check_names(path, &tensors.names(), depth)?;
     let activations = parse_activations(path, metadata.get("activations"), depth)?;
@@ -50,18 +63,34 @@ pub fn load(path: &Path) -> Result<LoadedNetwork> {
         let name = format!("W{}", i + 1);
         let view = tensors.tensor(&name).expect("counted above");
         let this = format!("{:?}", view.dtype());
-        dtype = if dtype.is_empty() || dtype == this { this } else { "mixed".into() };
+        dtype = if dtype.is_empty() || dtype == this {
+            this
+        } else {
+            "mixed".into()
+        };
         let &[rows, cols] = view.shape() else {
-            return Err(bad(path, format!("{name} has shape {:?}; expected 2-D [n_i, n_{{i-1}}]", view.shape())));
+            return Err(bad(
+                path,
+                format!("{name} has shape {:?}; expected 2-D [n_i, n_{{i-1}}]", view.shape()),
+            ));
         };
         let values = to_f64(path, &name, &view)?;
         let weight = Mat::from_fn(rows, cols, |r, c| values[r * cols + c]);
         let bias = match tensors.tensor(&format!("b{}", i + 1)) {
             Ok(b) if b.shape() == [rows] => Some(to_f64(path, &format!("b{}", i + 1), &b)?),
-            Ok(b) => return Err(bad(path, format!("b{} has shape {:?}; expected [{rows}]", i + 1, b.shape()))),
+            Ok(b) => {
+                return Err(bad(
+                    path,
+                    format!("b{} has shape {:?}; expected [{rows}]", i + 1, b.shape()),
+                ));
+            }
             Err(_) => None,
         };
-        layers.push(Layer { weight, bias, activation });
+        layers.push(Layer {
+            weight,
+            bias,
+            activation,
+        });
     }
     let net = Network::from_layers(layers).map_err(|e| bad(path, e.to_string()))?;
     Ok(LoadedNetwork { net, metadata, dtype })
@@ -95,12 +124,19 @@ fn parse_activations(path: &Path, list: Option<&String>, depth: usize) -> Result
     let parsed: Vec<Activation> = list
         .split(',')
         .map(|s| {
-            Activation::parse(s.trim())
-                .ok_or_else(|| bad(path, format!("unknown activation {s:?}; use relu, softplus, sigmoid or identity")))
+            Activation::parse(s.trim()).ok_or_else(|| {
+                bad(
+                    path,
+                    format!("unknown activation {s:?}; use relu, softplus, sigmoid or identity"),
+                )
+            })
         })
         .collect::<Result<_>>()?;
     if parsed.len() != depth {
-        return Err(bad(path, format!("metadata lists {} activations for {depth} layers", parsed.len())));
+        return Err(bad(
+            path,
+            format!("metadata lists {} activations for {depth} layers", parsed.len()),
+        ));
     }
     Ok(parsed)
 }
@@ -108,7 +144,10 @@ fn parse_activations(path: &Path, list: Option<&String>, depth: usize) -> Result
 fn to_f64(path: &Path, name: &str, view: &TensorView<'_>) -> Result<Vec<f64>> {
     let data = view.data();
     let values: Vec<f64> = match view.dtype() {
-        Dtype::F64 => data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect(),
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect(),
         Dtype::F32 => data
             .chunks_exact(4)
             .map(|c| f64::from(f32::from_le_bytes(c.try_into().expect("4 bytes"))))
@@ -116,7 +155,10 @@ fn to_f64(path: &Path, name: &str, view: &TensorView<'_>) -> Result<Vec<f64>> {
         other => return Err(bad(path, format!("{name} has dtype {other:?}; use F32 or F64"))),
     };
     if let Some(pos) = values.iter().position(|v| !v.is_finite()) {
-        return Err(bad(path, format!("{name} has a non-finite value ({}) at flat index {pos}", values[pos])));
+        return Err(bad(
+            path,
+            format!("{name} has a non-finite value ({}) at flat index {pos}", values[pos]),
+        ));
     }
     Ok(values)
 }
@@ -133,12 +175,21 @@ pub fn save(net: &Network, path: &Path, extra: &BTreeMap<String, String>) -> Res
             .collect();
         buffers.push((format!("W{}", i + 1), vec![rows, cols], bytes));
         if let Some(b) = &layer.bias {
-            buffers.push((format!("b{}", i + 1), vec![rows], b.iter().flat_map(|v| v.to_le_bytes()).collect()));
+            buffers.push((
+                format!("b{}", i + 1),
+                vec![rows],
+                b.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ));
         }
     }
     let views: Vec<(String, TensorView<'_>)> = buffers
         .iter()
-        .map(|(name, shape, bytes)| (name.clone(), TensorView::new(Dtype::F64, shape.clone(), bytes).expect("consistent sizes")))
+        .map(|(name, shape, bytes)| {
+            (
+                name.clone(),
+                TensorView::new(Dtype::F64, shape.clone(), bytes).expect("consistent sizes"),
+            )
+        })
         .collect();
     let mut meta: HashMap<String, String> = extra.clone().into_iter().collect();
     let acts: Vec<&str> = net.layers().iter().map(|l| l.activation.name()).collect();

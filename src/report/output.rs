@@ -20,21 +20,33 @@ pub struct OutputDir {
 }
 
 fn out_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Output { path: path.to_path_buf(), source }
+    move |source| Error::Output {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl OutputDir {
     /// Creates the staging folder for `target` (parents are created as needed).
     pub fn create(target: &Path) -> Result<Self> {
-        let name = target.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = target
+            .file_name()
+            .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        let parent = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(out_err(parent))?;
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(out_err(&staging))?;
         }
         std::fs::create_dir_all(&staging).map_err(out_err(&staging))?;
-        Ok(Self { target: target.to_path_buf(), staging, committed: false })
+        Ok(Self {
+            target: target.to_path_buf(),
+            staging,
+            committed: false,
+        })
     }
 
     /// The path of `name` inside the staging folder.
@@ -97,14 +109,22 @@ impl Drop for OutputDir {
 
 /// Writes a single file atomically (temporary name in the same folder, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(out_err(parent))?;
-    let name = path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
     let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(out_err(&tmp))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::Output { path: path.to_path_buf(), source: e }
+        Error::Output {
+            path: path.to_path_buf(),
+            source: e,
+        }
     })
 }
 

@@ -1,0 +1,412 @@
+//! `dpr-audit wdc`: the WDC constant of every layer of a network (sampled lower bound, and a
+//! certified interval for layers with two inputs), or a scaling study over `--k × --n`.
+
+use serde::Serialize;
+
+use super::cli::WdcArgs;
+use super::context::{Context, Outcome};
+use super::inputs::{NetworkOrigin, at_least, network, positive};
+use crate::conditions::audit::{AuditReport, rescale_to_theory};
+use crate::conditions::certify::{Certificate, certify};
+use crate::conditions::wdc::{DENSE_MAX_INPUT, Domain, WdcEstimate, WdcSearch, estimate_layer};
+use crate::conditions::wdc_scaling::{StudyPlan, fit_widths, run_study, summarize};
+use crate::core::network::Network;
+use crate::error::{Error, Result};
+use crate::report::output::OutputDir;
+use crate::report::plot::{Series, line_plot};
+use crate::report::progress;
+
+/// One row of `wdc.csv`: one layer's ε, as a sampled lower bound or a certified interval.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerRow {
+    /// `lower_bound` or `certified_interval`.
+    pub kind: &'static str,
+    /// Master seed.
+    pub seed: u64,
+    /// `random` or the weights file.
+    pub source: String,
+    /// Widths `k-n_1-…-n_d`.
+    pub widths: String,
+    /// Weight variance convention.
+    pub weight_scale: String,
+    /// `full` or `range`.
+    pub domain: String,
+    /// Layer index (1-based).
+    pub layer: usize,
+    /// `n_{i−1}`.
+    pub n_in: usize,
+    /// `n_i`.
+    pub n_out: usize,
+    /// Pairs sampled (empty for a certificate).
+    pub pairs: Option<usize>,
+    /// Pairs evaluated by the local search (empty for a certificate).
+    pub refine_evaluations: Option<usize>,
+    /// Best sampled value before refinement (empty for a certificate).
+    pub sampled: Option<f64>,
+    /// Lower bound on ε (after refinement; the certificate's lower end).
+    pub lower: f64,
+    /// Upper bound on ε (certificates only).
+    pub upper: Option<f64>,
+    /// Angle between the maximising x and y.
+    pub argmax_angle: f64,
+    /// The maximising x (semicolon-separated).
+    pub argmax_x: String,
+    /// The maximising y (semicolon-separated).
+    pub argmax_y: String,
+    /// Largest `‖W_{+,x}‖²` seen (lower-bound rows; the WDC implies `≤ ½ + ε`).
+    pub max_active_norm_sq: Option<f64>,
+}
+
+fn join(v: &[f64]) -> String {
+    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(";")
+}
+
+fn validate(args: &WdcArgs) -> Result<()> {
+    at_least(
+        "--pairs",
+        args.pairs.unwrap_or(1),
+        1,
+        "sample at least one pair, e.g. --pairs 20000",
+    )?;
+    at_least("--trials", args.trials, 1, "run at least one trial")?;
+    positive("--tol", args.tol)?;
+    for (name, list) in [("--k", &args.k), ("--n", &args.n)] {
+        if let Some(bad) = list.iter().flatten().find(|&&v| v == 0) {
+            return Err(Error::param(name, bad, "every width must be a positive integer"));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `dpr-audit wdc`.
+pub fn run(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
+    validate(&args)?;
+    match (&args.k, &args.n) {
+        (Some(ks), Some(ns)) => scaling(ctx, &args, ks, ns),
+        _ => layers(ctx, args),
+    }
+}
+
+/// The search for a layer with `n_in` inputs: the user's budget, or the default for its size.
+fn search(args: &WdcArgs, n_in: usize) -> WdcSearch {
+    let wide = n_in > DENSE_MAX_INPUT;
+    WdcSearch {
+        pairs: args.pairs.unwrap_or(if wide { 2_000 } else { 20_000 }),
+        domain: args.domain,
+        refine_starts: args.refine_starts,
+        refine_steps: args.refine_steps.unwrap_or(if wide { 40 } else { 400 }),
+    }
+}
+
+fn estimate_rows(est: &[WdcEstimate], base: &LayerRow) -> Vec<LayerRow> {
+    est.iter()
+        .map(|e| LayerRow {
+            layer: e.layer,
+            n_in: e.n_in,
+            n_out: e.n_out,
+            pairs: Some(e.pairs_evaluated),
+            refine_evaluations: Some(e.refine_evaluations),
+            sampled: Some(e.sampled),
+            lower: e.lower_bound,
+            argmax_angle: e.argmax_angle,
+            argmax_x: join(&e.argmax_x),
+            argmax_y: join(&e.argmax_y),
+            max_active_norm_sq: Some(e.max_active_norm_sq),
+            ..base.clone()
+        })
+        .collect()
+}
+
+fn certificate_row(layer: usize, net: &Network, c: &Certificate, base: &LayerRow) -> LayerRow {
+    LayerRow {
+        kind: "certified_interval",
+        domain: "full".into(),
+        layer: layer + 1,
+        n_in: 2,
+        n_out: net.layers()[layer].weight.nrows(),
+        lower: c.lower,
+        upper: Some(c.upper),
+        argmax_angle: c.argmax_theta,
+        argmax_x: join(&[c.argmax_alpha.cos(), c.argmax_alpha.sin()]),
+        argmax_y: join(&[c.argmax_beta.cos(), c.argmax_beta.sin()]),
+        ..base.clone()
+    }
+}
+
+/// One row of `wdc_trace.csv`: the best value after a number of evaluated pairs.
+#[derive(Clone, Debug, Serialize)]
+pub struct TraceRow {
+    /// Master seed.
+    pub seed: u64,
+    /// Layer index.
+    pub layer: usize,
+    /// Pairs evaluated so far (sampling, then refinement).
+    pub pairs_evaluated: usize,
+    /// Best deviation so far (lower bound).
+    pub best: f64,
+}
+
+fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
+    let (net, origin) = network(&args.source, ctx.seed, "wdc", 0)?;
+    let certifiable: Vec<usize> = (0..net.depth())
+        .filter(|&l| net.layers()[l].weight.ncols() == 2)
+        .collect();
+    if args.certify && certifiable.is_empty() {
+        return Err(Error::param(
+            "--certify",
+            format!("widths {:?}", net.widths()),
+            "the exact certificate needs a layer with 2 inputs, e.g. --widths 2,200",
+        ));
+    }
+    let bar = progress::bar(net.depth() as u64, "wdc", ctx.quiet);
+    let est: Vec<WdcEstimate> = (0..net.depth())
+        .map(|l| {
+            let e = estimate_layer(
+                &net,
+                l,
+                &search(&args, net.layers()[l].weight.ncols()),
+                ctx.seed,
+                "wdc",
+                0,
+            );
+            bar.inc(1);
+            e
+        })
+        .collect();
+    bar.finish_and_clear();
+    let certs: Vec<(usize, Certificate)> = if args.certify {
+        certifiable
+            .iter()
+            .map(|&l| (l, certify(net.layers()[l].weight.as_ref(), args.tol)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let audit = run_audit(ctx, &args, &net, &est);
+    let base = base_row(ctx, &net, &origin, &args);
+    let mut rows = estimate_rows(&est, &base);
+    rows.extend(certs.iter().map(|(l, c)| certificate_row(*l, &net, c, &base)));
+    let trace: Vec<TraceRow> = est
+        .iter()
+        .flat_map(|e| {
+            e.trace.iter().map(|&(p, b)| TraceRow {
+                seed: ctx.seed,
+                layer: e.layer,
+                pairs_evaluated: p,
+                best: b,
+            })
+        })
+        .collect();
+    let out = OutputDir::create(&ctx.out_dir("wdc"))?;
+    out.write_csv("wdc.csv", &rows)?;
+    out.write_csv("wdc_trace.csv", &trace)?;
+    let dir = ctx.finish(out, "wdc", &args)?;
+    let mut outcome = layers_outcome(&dir, &net, &est, &certs);
+    match &audit {
+        Some(report) => {
+            outcome.human += "assumption audit (Theorem II.1; same as `dpr-audit audit`):\n";
+            outcome.human += &report.summary();
+            outcome.json["audit"] =
+                serde_json::json!(report.verdicts().iter().map(|v| format!("{v:?}")).collect::<Vec<_>>());
+        }
+        None if !args.no_audit => {
+            outcome.human += "  (assumption audit skipped: it needs --domain full; run `dpr-audit audit`)\n";
+        }
+        None => {}
+    }
+    Ok(outcome)
+}
+
+/// The assumption audit beside the estimate: reuses the estimates (domain full) and adds
+/// estimates for the network rescaled to the theorem's variances.
+fn run_audit(ctx: &Context, args: &WdcArgs, net: &Network, est: &[WdcEstimate]) -> Option<AuditReport> {
+    if args.no_audit || args.domain != Domain::Full {
+        return None;
+    }
+    let rescaled = rescale_to_theory(net).net;
+    let bar = progress::bar(net.depth() as u64, "audit", ctx.quiet);
+    let after: Vec<WdcEstimate> = (0..net.depth())
+        .map(|l| {
+            let e = estimate_layer(
+                &rescaled,
+                l,
+                &search(args, rescaled.layers()[l].weight.ncols()),
+                ctx.seed,
+                "wdc-rescaled",
+                0,
+            );
+            bar.inc(1);
+            e
+        })
+        .collect();
+    bar.finish_and_clear();
+    Some(AuditReport::from_estimates(
+        net,
+        &search(args, net.latent_dim()),
+        ctx.seed,
+        est.to_vec(),
+        after,
+    ))
+}
+
+fn base_row(ctx: &Context, net: &Network, origin: &NetworkOrigin, args: &WdcArgs) -> LayerRow {
+    LayerRow {
+        kind: "lower_bound",
+        seed: ctx.seed,
+        source: origin.source.clone(),
+        widths: net
+            .widths()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("-"),
+        weight_scale: origin.weight_scale.clone(),
+        domain: serde_json::to_value(args.domain)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        layer: 0,
+        n_in: 0,
+        n_out: 0,
+        pairs: None,
+        refine_evaluations: None,
+        sampled: None,
+        lower: f64::NAN,
+        upper: None,
+        argmax_angle: f64::NAN,
+        argmax_x: String::new(),
+        argmax_y: String::new(),
+        max_active_norm_sq: None,
+    }
+}
+
+fn layers_outcome(
+    dir: &std::path::Path,
+    net: &Network,
+    est: &[WdcEstimate],
+    certs: &[(usize, Certificate)],
+) -> Outcome {
+    let mut human = format!("WDC of each layer → {}\n", dir.display());
+    for e in est {
+        human += &format!(
+            "  layer {} ({}→{}): ε ≥ {:.5} (sampled lower bound; {:.5} before refinement, {} pairs + {} refinement evaluations); argmax angle {:.4}; max ‖W+x‖² = {:.4} (WDC implies ≤ ½ + ε)\n",
+            e.layer,
+            e.n_in,
+            e.n_out,
+            e.lower_bound,
+            e.sampled,
+            e.pairs_evaluated,
+            e.refine_evaluations,
+            e.argmax_angle,
+            e.max_active_norm_sq
+        );
+    }
+    for (l, c) in certs {
+        human += &format!(
+            "  layer {} certified: ε ∈ [{:.6}, {:.6}] (exact up to tol {}; {} cells, {} rectangles); argmax angle {:.4}\n",
+            l + 1,
+            c.lower,
+            c.upper,
+            c.tol,
+            c.cells,
+            c.rectangles,
+            c.argmax_theta
+        );
+    }
+    let violations = net.theory_violations();
+    if !violations.is_empty() {
+        human += &format!(
+            "  warning: not a bias-free ReLU network ({}); ε is computed on the weights alone\n",
+            violations.join("; ")
+        );
+    }
+    let first = certs.first().map(|(_, c)| c);
+    let json = serde_json::json!({
+        "command": "wdc", "out": dir, "widths": net.widths(),
+        "layers": est.iter().map(|e| serde_json::json!({
+            "layer": e.layer, "kind": "lower_bound", "epsilon_lower_bound": e.lower_bound, "sampled": e.sampled,
+            "argmax_angle": e.argmax_angle, "max_active_norm_sq": e.max_active_norm_sq,
+        })).collect::<Vec<_>>(),
+        "certificates": certs.iter().map(|(l, c)| serde_json::json!({"layer": l + 1, "kind": "certified_interval", "certificate": c})).collect::<Vec<_>>(),
+        "lower": first.map(|c| c.lower), "upper": first.map(|c| c.upper),
+        "theory_violations": violations,
+    });
+    Outcome {
+        human,
+        json,
+        exit_code: 0,
+    }
+}
+
+fn scaling(ctx: &Context, args: &WdcArgs, ks: &[usize], ns: &[usize]) -> Result<Outcome> {
+    let widest = ks.iter().copied().max().unwrap_or(1);
+    let plan = StudyPlan {
+        search: search(args, widest),
+        grow_pairs: false,
+        certify: args.certify,
+        tol: args.tol,
+    };
+    let bar = progress::bar((ks.len() * ns.len() * args.trials) as u64, "wdc scaling", ctx.quiet);
+    let rows = run_study(ks, ns, args.trials, &plan, ctx.seed, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let summary = summarize(&rows);
+    let fits = fit_widths(&summary);
+    let out = OutputDir::create(&ctx.out_dir("wdc"))?;
+    out.write_csv("wdc_scaling.csv", &rows)?;
+    out.write_csv("wdc_scaling_summary.csv", &summary)?;
+    let series: Vec<Series> = fits
+        .iter()
+        .flat_map(|f| {
+            let sel: Vec<_> = summary.iter().filter(|s| s.k == f.k).collect();
+            [
+                Series {
+                    label: format!("k = {} (mean over trials)", f.k),
+                    points: sel.iter().map(|s| (s.n as f64, s.epsilon_mean)).collect(),
+                },
+                Series {
+                    label: format!("k = {}: {:.2} sqrt(k ln n / n)", f.k, f.rate_constant),
+                    points: sel.iter().map(|s| (s.n as f64, f.rate_constant * s.rate)).collect(),
+                },
+            ]
+        })
+        .collect();
+    line_plot(
+        &out.file("wdc_scaling.png"),
+        "WDC epsilon vs width",
+        "n",
+        "epsilon",
+        &series,
+        true,
+        true,
+    )?;
+    let dir = ctx.finish(out, "wdc", args)?;
+    let mut human = format!(
+        "WDC scaling study ({} trials per setting) → {}\n",
+        args.trials,
+        dir.display()
+    );
+    for s in &summary {
+        human += &format!(
+            "  k = {:>3}, n = {:>5}: ε mean {:.4} ± {:.4} (max {:.4}; {}), C = ε/√(k ln n/n) = {:.3}\n",
+            s.k, s.n, s.epsilon_mean, s.epsilon_std, s.epsilon_max, s.kind, s.constant_vs_rate
+        );
+    }
+    for f in &fits {
+        human += &match &f.fit {
+            Some(p) => format!(
+                "  k = {}: ε ≈ {:.3} n^{:.3} (95% CI [{:.3}, {:.3}], R² = {:.3}); rate fit ε ≈ {:.3} √(k ln n / n)\n",
+                f.k, p.constant, p.exponent, p.exponent_lo, p.exponent_hi, p.r2, f.rate_constant
+            ),
+            None => format!(
+                "  k = {}: fewer than 3 widths, no power-law fit; rate fit ε ≈ {:.3} √(k ln n / n)\n",
+                f.k, f.rate_constant
+            ),
+        };
+    }
+    let json = serde_json::json!({ "command": "wdc scaling", "out": dir, "summary": summary, "fits": fits });
+    Ok(Outcome {
+        human,
+        json,
+        exit_code: 0,
+    })
+}

@@ -1,0 +1,156 @@
+//! C2: the WDC constant of a Gaussian layer falls with its width (THEORY.md §2). Judged on
+//! the certified `k = 2` series (exact up to a tolerance); the sampled `k = 20` series (lower
+//! bounds, a pair budget growing with `n`, since a fixed budget finds less as the sectors
+//! multiply) is reported beside it.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ClaimDir, ClaimReport, Spec, Verdict};
+use crate::conditions::wdc::{Domain, WdcSearch};
+use crate::conditions::wdc_scaling::{ScalingRow, StudyPlan, WidthFit, fit_widths, run_study, summarize};
+use crate::error::{Error, Result};
+use crate::report::plot::{Series, line_plot};
+
+/// Parameters of C2 (from `verify/C2-wdc-scaling.toml`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Params {
+    /// Input width of the certified series (must be 2).
+    pub certified_k: usize,
+    /// Widths of the certified series.
+    pub certified_n: Vec<usize>,
+    /// Input width of the sampled series.
+    pub sampled_k: usize,
+    /// Widths of the sampled series.
+    pub sampled_n: Vec<usize>,
+    /// Independent layers per width.
+    pub trials: usize,
+    /// Certificate tolerance.
+    pub tol: f64,
+    /// Pairs at the smallest sampled width (grows linearly with n).
+    pub pairs_at_smallest_n: usize,
+    /// Refinement starts.
+    pub refine_starts: usize,
+    /// Refinement steps.
+    pub refine_steps: usize,
+}
+
+fn validate(p: &Params) -> Result<()> {
+    if p.certified_k != 2 || p.certified_n.len() < 3 || p.trials == 0 || p.tol <= 0.0 {
+        return Err(Error::param(
+            "C2 parameters",
+            format!("{p:?}"),
+            "certified_k must be 2, with >= 3 widths, trials >= 1, tol > 0",
+        ));
+    }
+    Ok(())
+}
+
+fn describe(fit: &WidthFit) -> String {
+    match &fit.fit {
+        Some(f) => format!("p = {:.3} [{:.3}, {:.3}]", f.exponent, f.exponent_lo, f.exponent_hi),
+        None => "no fit".into(),
+    }
+}
+
+/// Runs C2.
+pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<ClaimReport> {
+    validate(&p)?;
+    let search = WdcSearch {
+        pairs: p.pairs_at_smallest_n,
+        domain: Domain::Full,
+        refine_starts: p.refine_starts,
+        refine_steps: p.refine_steps,
+    };
+    let certified = run_study(
+        &[p.certified_k],
+        &p.certified_n,
+        p.trials,
+        &StudyPlan {
+            search,
+            grow_pairs: false,
+            certify: true,
+            tol: p.tol,
+        },
+        seed,
+        &|| {},
+    );
+    let sampled = run_study(
+        &[p.sampled_k],
+        &p.sampled_n,
+        p.trials,
+        &StudyPlan {
+            search,
+            grow_pairs: true,
+            certify: false,
+            tol: p.tol,
+        },
+        seed,
+        &|| {},
+    );
+    let rows: Vec<ScalingRow> = certified.into_iter().chain(sampled).collect();
+    let summary = summarize(&rows);
+    let fits = fit_widths(&summary);
+    let csv = dir.write_csv("c2_trials.csv", &rows)?;
+    let csv_summary = dir.write_csv("c2_summary.csv", &summary)?;
+    let figure = dir.relative("c2_epsilon_vs_n.png");
+    let series: Vec<Series> = fits
+        .iter()
+        .map(|f| Series {
+            label: format!(
+                "k = {} ({})",
+                f.k,
+                if f.k == p.certified_k {
+                    "certified"
+                } else {
+                    "sampled lower bound"
+                }
+            ),
+            points: summary
+                .iter()
+                .filter(|s| s.k == f.k)
+                .map(|s| (s.n as f64, s.epsilon_mean))
+                .collect(),
+        })
+        .collect();
+    line_plot(
+        &dir.out.file(&figure),
+        "C2: WDC epsilon vs width (mean over trials)",
+        "n",
+        "epsilon",
+        &series,
+        true,
+        true,
+    )?;
+    let cert_fit = fits.iter().find(|f| f.k == p.certified_k).and_then(|f| f.fit);
+    let verdict = match cert_fit {
+        Some(f) => Verdict::from_bool(f.exponent_hi < 0.0),
+        None => Verdict::Inconclusive,
+    };
+    let sampled_fit = fits
+        .iter()
+        .find(|f| f.k == p.sampled_k)
+        .map_or_else(|| "no fit".into(), describe);
+    Ok(ClaimReport {
+        id: spec.id.clone(),
+        title: spec.title.clone(),
+        measured: format!(
+            "certified k = {} (exact ±{}), n = {:?}, {} trials: {}; rate constant C = {:.3} in ε ≈ C √(k ln n / n); sampled k = {} (lower bounds): {}",
+            p.certified_k,
+            p.tol,
+            p.certified_n,
+            p.trials,
+            fits.iter()
+                .find(|f| f.k == p.certified_k)
+                .map_or_else(|| "no fit".into(), describe),
+            fits.iter()
+                .find(|f| f.k == p.certified_k)
+                .map_or(f64::NAN, |f| f.rate_constant),
+            p.sampled_k,
+            sampled_fit
+        ),
+        criterion: "95% interval of the certified exponent entirely below 0".into(),
+        verdict,
+        files: vec![csv, csv_summary, figure.clone()],
+        figures: vec![figure],
+    })
+}
