@@ -6,8 +6,12 @@
 //! Statistical tests fix their seed and put the threshold far in the tail (p > 1e-6 where the
 //! hypothesis is true): a failure is a defect, not bad luck.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{assert_ok, read, run};
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    common::scratch_dir("audit", name)
+}
 
 use dpr_audit::conditions::audit::{
     Hypothesis, Kind, Scaling, Status, audit, fitted_variance, kolmogorov_survival, ks_statistic, ks_test_normal,
@@ -260,36 +264,6 @@ fn one_layer_network_fails_depth_and_k1_uses_the_worst_layer() {
 }
 
 // ---- the command end to end ----
-
-/// A fresh, empty scratch folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dpr-audit-audit-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs the binary with `args` inside `dir`.
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dpr-audit"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// The rows of a CSV file as maps from column to cell.
 fn rows(csv: &str) -> Vec<std::collections::BTreeMap<String, String>> {

@@ -2,37 +2,14 @@
 //! format, determinism across thread counts, and the bad-input contract (one-line error
 //! naming the value, exit code 2, no output folder left behind).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{assert_ok, read, run, stderr};
 
-/// A fresh, empty scratch folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dpr-audit-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> std::path::PathBuf {
+    common::scratch_dir("cli", name)
 }
 
-/// Runs the binary with `args` inside `dir`.
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dpr-audit"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn assert_ok(out: &Output) {
-    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), stderr(out));
-}
+use std::path::Path;
 
 #[test]
 fn expected_rho_writes_the_theory_table_and_a_manifest() {

@@ -6,8 +6,12 @@
 //! `A_z` and `Φ` matrices, secants sampled inside the pieces — so each can fail for a real
 //! defect (a wrong sign pattern, a missing Φ term, a basis of the wrong piece).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{assert_ok, read, run};
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    common::scratch_dir("rrcp", name)
+}
 
 use dpr_audit::conditions::rrcp::{
     LatentTuple, SearchMode, SearchSettings, StreamKey, active_jacobian, refine, search, subspace_secant_tuple,
@@ -419,38 +423,10 @@ fn a_network_outside_the_theory_still_runs() {
 // (e) the command line
 // ---------------------------------------------------------------------------------------------
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dpr-audit-rrcp-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn cli(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dpr-audit"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 #[test]
 fn cli_json_reports_sup_and_epsilon_for_each_mode() {
     let dir = scratch("json");
-    let out = cli(&dir, &["--json", "rrcp", "--widths", "5,50,250", "--m", "100"]);
+    let out = run(&dir, &["--json", "rrcp", "--widths", "5,50,250", "--m", "100"]);
     assert_ok(&out);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["kind"], "lower_bound");
@@ -513,7 +489,7 @@ fn cli_scaling_study_fits_a_power_law_and_is_thread_independent() {
     ];
     let mut args = vec!["--json", "--threads", "1", "--out", "t1"];
     args.extend_from_slice(&base);
-    let out = cli(&dir, &args);
+    let out = run(&dir, &args);
     assert_ok(&out);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for mode in ["random", "subspace"] {
@@ -539,7 +515,7 @@ fn cli_scaling_study_fits_a_power_law_and_is_thread_independent() {
     );
     let mut args2 = vec!["--quiet", "--threads", "2", "--out", "t2"];
     args2.extend_from_slice(&base);
-    assert_ok(&cli(&dir, &args2));
+    assert_ok(&run(&dir, &args2));
     for file in ["rrcp.csv", "rrcp_trace.csv", "rrcp_scaling.csv", "rrcp_fit.csv"] {
         assert_eq!(
             read(&dir.join("t1").join(file)),
@@ -552,7 +528,7 @@ fn cli_scaling_study_fits_a_power_law_and_is_thread_independent() {
 #[test]
 fn cli_runs_on_a_saved_network() {
     let dir = scratch("weights");
-    assert_ok(&cli(
+    assert_ok(&run(
         &dir,
         &[
             "--quiet",
@@ -565,7 +541,7 @@ fn cli_runs_on_a_saved_network() {
             "net.safetensors",
         ],
     ));
-    let out = cli(
+    let out = run(
         &dir,
         &[
             "--json",
@@ -605,7 +581,7 @@ fn cli_bad_input_is_exit_code_2_with_no_output() {
     for (extra, needle) in cases {
         let mut args = vec!["--out", "out", "rrcp", "--widths", "3,10,20"];
         args.extend_from_slice(extra);
-        let out = cli(&dir, &args);
+        let out = run(&dir, &args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
         assert!(err.contains(needle), "{extra:?}: {err:?} does not name {needle:?}");

@@ -1,0 +1,37 @@
+//! Helpers shared by the end-to-end tests: scratch folders and running the binary.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh, empty scratch folder for one test (`tag` names the test file, `name` the test).
+pub fn scratch_dir(tag: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dpr-audit-{tag}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the binary with `args` inside `dir`.
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dpr-audit"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// The process's stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A file's contents (panics naming the path).
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Asserts a zero exit status, showing stderr otherwise.
+pub fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), stderr(out));
+}
