@@ -26,9 +26,9 @@ pub fn symmetric_norm(s: MatRef<'_, f64>) -> f64 {
 /// [`symmetric_norm`] of the symmetric column-major `k × k` matrix in `a` (both triangles
 /// filled; overwritten). Returns NaN if an entry is not finite.
 ///
-/// `floor` lets a search skip work: when a cheap upper bound (Gershgorin on the tridiagonal
-/// form) shows the norm is at most `floor`, the cheap lower bound `max_i |T_ii|` is returned
-/// instead of the norm. Either way the result never exceeds the norm (up to rounding).
+/// `floor` lets a search skip work: when the norm is provably at most `floor` (a Gershgorin
+/// bound on the tridiagonal form, else one Sturm count at `±floor`), the cheap lower bound
+/// `max_i |T_ii|` is returned instead of the norm. Either way the result never exceeds the norm (up to rounding).
 pub fn symmetric_norm_in_place(a: &mut [f64], k: usize, floor: f64) -> f64 {
     if k == 0 {
         return 0.0;
@@ -39,8 +39,17 @@ pub fn symmetric_norm_in_place(a: &mut [f64], k: usize, floor: f64) -> f64 {
     let (d, e) = tridiagonalize(a, k);
     let radius = |i: usize| if i > 0 { e[i - 1].abs() } else { 0.0 } + if i + 1 < k { e[i].abs() } else { 0.0 };
     let upper = (0..k).map(|i| d[i].abs() + radius(i)).fold(0.0, f64::max);
+    let cheap_lower = || d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     if upper <= floor {
-        return d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        return cheap_lower();
+    }
+    if floor > 0.0 {
+        // One Sturm count at ±floor: every eigenvalue in [−floor, floor] ⇒ norm ≤ floor.
+        let e2: Vec<f64> = e.iter().map(|v| v * v).collect();
+        let (below_neg, below_pos) = count_below_pair(&d, &e2, -floor, floor);
+        if below_neg == 0 && below_pos == k {
+            return cheap_lower();
+        }
     }
     let (lo, hi) = extreme_eigenvalues(&d, &e);
     lo.abs().max(hi.abs())
@@ -50,6 +59,36 @@ pub fn symmetric_norm_in_place(a: &mut [f64], k: usize, floor: f64) -> f64 {
 /// tridiagonal matrix with the same eigenvalues: returns its diagonal and sub-diagonal. The
 /// loops run down columns (contiguous), so they vectorise.
 fn tridiagonalize(a: &mut [f64], k: usize) -> (Vec<f64>, Vec<f64>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked at run time).
+            return unsafe { tridiagonalize_avx512(a, k) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked at run time).
+            return unsafe { tridiagonalize_avx2(a, k) };
+        }
+    }
+    tridiagonalize_portable(a, k)
+}
+
+/// [`tridiagonalize`] compiled for AVX-512 (same arithmetic, wider registers).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn tridiagonalize_avx512(a: &mut [f64], k: usize) -> (Vec<f64>, Vec<f64>) {
+    tridiagonalize_portable(a, k)
+}
+
+/// [`tridiagonalize`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn tridiagonalize_avx2(a: &mut [f64], k: usize) -> (Vec<f64>, Vec<f64>) {
+    tridiagonalize_portable(a, k)
+}
+
+#[inline(always)]
+fn tridiagonalize_portable(a: &mut [f64], k: usize) -> (Vec<f64>, Vec<f64>) {
     let mut v = vec![0.0; k];
     let mut p = vec![0.0; k];
     for j in 0..k.saturating_sub(2) {
@@ -186,6 +225,27 @@ mod tests {
         let b = Mat::from_fn(2, 2, |i, j| if i == j { -2.0 } else { -1.0 });
         assert!((symmetric_norm(b.as_ref()) - 3.0).abs() < 1e-14);
         assert_eq!(symmetric_norm(Mat::<f64>::zeros(3, 3).as_ref()), 0.0);
+    }
+
+    /// With a floor, values at or below it may be replaced by a lower bound, values above it
+    /// are exact, and nothing ever exceeds the norm.
+    #[test]
+    fn floor_skips_only_what_cannot_exceed_it() {
+        let s = Mat::from_fn(3, 3, |i, j| [[1.0, 0.5, 0.2], [0.5, -2.0, 0.3], [0.2, 0.3, 0.7]][i][j]);
+        let exact = symmetric_norm(s.as_ref());
+        let full = |floor: f64| {
+            let mut a: Vec<f64> = (0..3)
+                .flat_map(|j| (0..3).map(move |i| (i, j)))
+                .map(|(i, j)| s[(i, j)])
+                .collect();
+            symmetric_norm_in_place(&mut a, 3, floor)
+        };
+        assert!((full(exact - 0.1) - exact).abs() < 1e-13, "above the floor: exact");
+        let skipped = full(exact + 0.1);
+        assert!(
+            skipped <= exact + 1e-13 && skipped > 0.0,
+            "below the floor: a lower bound"
+        );
     }
 
     /// Agrees with faer's symmetric eigensolver on random and structured matrices

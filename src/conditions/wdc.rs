@@ -30,6 +30,8 @@ use crate::rng::{Stream, stream};
 
 /// Pairs evaluated per block (the unit of parallel work and of the convergence trace).
 pub const BLOCK: usize = 256;
+/// Entries of a packed Gram matrix summed at once (4 AVX-512 registers of accumulators).
+const GRAM_CHUNK: usize = 32;
 /// Candidate moves evaluated together at each local-search step.
 const PROPOSALS: usize = 8;
 /// Smallest `s` of near-aligned and near-antipodal pairs (log-uniform down to here).
@@ -89,7 +91,8 @@ impl WdcLayer {
                 outer: None,
             };
         }
-        let mut outer = Mat::zeros(k * (k + 1) / 2, n);
+        // Rows padded with zeros to a multiple of GRAM_CHUNK (fixed-width chunks vectorise).
+        let mut outer = Mat::zeros((k * (k + 1) / 2).div_ceil(GRAM_CHUNK) * GRAM_CHUNK, n);
         for r in 0..n {
             let col = outer.col_as_slice_mut(r);
             for j in 0..k {
@@ -130,11 +133,52 @@ impl WdcLayer {
 
     /// `Σ_r mask_r w_r w_rᵀ` (packed) for one pair's mask column: a sum of the precomputed
     /// outer products of its active rows (about a quarter of the rows for independent
-    /// directions: sparse accumulation beats a dense product with the 0/1 mask).
-    fn packed_gram(outer: &Mat<f64>, mask: &[f64], acc: &mut [f64]) {
-        acc.iter_mut().for_each(|a| *a = 0.0);
-        for (r, _) in mask.iter().enumerate().filter(|(_, m)| **m != 0.0) {
-            acc.iter_mut().zip(outer.col_as_slice(r)).for_each(|(a, o)| *a += o);
+    /// directions: sparse accumulation beats a dense product with the 0/1 mask). The sum runs
+    /// in chunks of `GRAM_CHUNK` entries so each chunk's accumulator stays in registers.
+    fn packed_gram(outer: &Mat<f64>, mask: &[f64], active: &mut Vec<usize>, acc: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F (checked at run time).
+                return unsafe { Self::packed_gram_avx512(outer, mask, active, acc) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked at run time).
+                return unsafe { Self::packed_gram_avx2(outer, mask, active, acc) };
+            }
+        }
+        Self::packed_gram_portable(outer, mask, active, acc);
+    }
+
+    /// [`WdcLayer::packed_gram`] compiled for AVX-512 (same arithmetic, wider registers).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn packed_gram_avx512(outer: &Mat<f64>, mask: &[f64], active: &mut Vec<usize>, acc: &mut [f64]) {
+        Self::packed_gram_portable(outer, mask, active, acc);
+    }
+
+    /// [`WdcLayer::packed_gram`] compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn packed_gram_avx2(outer: &Mat<f64>, mask: &[f64], active: &mut Vec<usize>, acc: &mut [f64]) {
+        Self::packed_gram_portable(outer, mask, active, acc);
+    }
+
+    #[inline(always)]
+    fn packed_gram_portable(outer: &Mat<f64>, mask: &[f64], active: &mut Vec<usize>, acc: &mut [f64]) {
+        active.clear();
+        active.extend(mask.iter().enumerate().filter(|(_, m)| **m != 0.0).map(|(r, _)| r));
+        for (start, out) in (0..acc.len()).step_by(GRAM_CHUNK).zip(acc.chunks_exact_mut(GRAM_CHUNK)) {
+            let mut chunk = [0.0f64; GRAM_CHUNK];
+            for &r in active.iter() {
+                let col: &[f64; GRAM_CHUNK] = outer.col_as_slice(r)[start..start + GRAM_CHUNK]
+                    .try_into()
+                    .expect("padded");
+                for c in 0..GRAM_CHUNK {
+                    chunk[c] += col[c];
+                }
+            }
+            out.copy_from_slice(&chunk);
         }
     }
 
@@ -157,19 +201,17 @@ impl WdcLayer {
         let k = self.input_dim();
         let mask = self.masks(xs, ys);
         let mut gram = vec![0.0; outer.nrows()];
+        let mut active = Vec::with_capacity(self.weight.nrows());
         let mut dev = vec![0.0; k * k];
         let (mut x, mut y) = (vec![0.0; k], vec![0.0; k]);
+        let mut m = SwapBasis::with_dim(k);
         (0..xs.ncols())
             .map(|p| {
                 x.iter_mut().enumerate().for_each(|(i, v)| *v = xs[(i, p)]);
                 y.iter_mut().enumerate().for_each(|(i, v)| *v = ys[(i, p)]);
-                Self::packed_gram(outer, mask.col_as_slice(p), &mut gram);
-                let theta = angle(&x, &y);
-                let (a, b, m) = (
-                    (PI - theta) / (2.0 * PI),
-                    theta.sin() / (2.0 * PI),
-                    SwapBasis::new(&x, &y),
-                );
+                Self::packed_gram(outer, mask.col_as_slice(p), &mut active, &mut gram);
+                m.set(&x, &y);
+                let (a, b) = ((PI - m.theta) / (2.0 * PI), m.theta.sin() / (2.0 * PI));
                 // dev = W_{+,x}ᵀW_{+,y} − a I − b M (lower triangle), M in factored form.
                 for j in 0..k {
                     for i in j..k {
@@ -212,7 +254,12 @@ impl WdcLayer {
             return self.lanczos_norms(col, col, false)[0];
         };
         let mut packed = vec![0.0; outer.nrows()];
-        Self::packed_gram(outer, self.masks(col, col).col_as_slice(0), &mut packed);
+        Self::packed_gram(
+            outer,
+            self.masks(col, col).col_as_slice(0),
+            &mut Vec::new(),
+            &mut packed,
+        );
         let gram = Mat::from_fn(k, k, |i, j| if i >= j { packed[packed_index(k, i, j)] } else { 0.0 });
         symmetric_norm(gram.as_ref())
     }

@@ -18,7 +18,7 @@ use std::f64::consts::PI;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 
-use super::vector::{angle, dot, norm, unit};
+use super::vector::{angle, dot, norm};
 
 /// Below this length of the component of `ŷ` orthogonal to `x̂` (a few dozen rounding units),
 /// the two directions count as parallel and [`swap_matrix`] takes its limit `±x̂x̂ᵀ`.
@@ -96,34 +96,50 @@ pub struct SwapBasis {
     pub cos: f64,
     /// `sin θ` (0 at the limits).
     pub sin: f64,
+    /// `θ = ∠(x, y)`.
+    pub theta: f64,
 }
 
 impl SwapBasis {
     /// The factors of `M_{x̂↔ŷ}` for nonzero `x`, `y`.
     pub fn new(x: &[f64], y: &[f64]) -> Self {
-        let theta = angle(x, y);
-        let u1 = unit(x);
-        let yh = unit(y);
+        let mut basis = Self::with_dim(x.len());
+        basis.set(x, y);
+        basis
+    }
+
+    /// Zero factors of dimension `k`, to be filled by [`SwapBasis::set`].
+    pub fn with_dim(k: usize) -> Self {
+        Self {
+            u1: vec![0.0; k],
+            u2: vec![0.0; k],
+            cos: 0.0,
+            sin: 0.0,
+            theta: 0.0,
+        }
+    }
+
+    /// Recomputes the factors for `x`, `y` in place (no allocation; for hot loops).
+    pub fn set(&mut self, x: &[f64], y: &[f64]) {
+        let (rx, ry) = (norm(x), norm(y));
+        self.u1.iter_mut().zip(x).for_each(|(u, v)| *u = v / rx);
+        self.u2.iter_mut().zip(y).for_each(|(u, v)| *u = v / ry);
+        // θ = 2 atan2(‖x̂ − ŷ‖, ‖x̂ + ŷ‖), accurate near 0 and π (as in `vector::angle`).
+        let (diff, sum) = self.u1.iter().zip(&self.u2).fold((0.0, 0.0), |(d, s), (a, b)| {
+            (d + (a - b) * (a - b), s + (a + b) * (a + b))
+        });
+        self.theta = 2.0 * diff.sqrt().atan2(sum.sqrt());
         // u_2 = (ŷ − cos θ x̂)/sin θ, normalised by its own length (more accurate than dividing
         // by sin θ). Within rounding of θ = 0 or π it is noise, so the limits apply there.
-        let along: f64 = yh.iter().zip(&u1).map(|(a, b)| a * b).sum();
-        let residual: Vec<f64> = yh.iter().zip(&u1).map(|(b, a)| b - along * a).collect();
-        let r = norm(&residual);
+        let along = dot(&self.u1, &self.u2);
+        self.u2.iter_mut().zip(&self.u1).for_each(|(b, a)| *b -= along * a);
+        let r = norm(&self.u2);
         if r <= PARALLEL_TOL {
-            let sign = if along > 0.0 { 1.0 } else { -1.0 };
-            return Self {
-                u2: vec![0.0; x.len()],
-                u1,
-                cos: sign,
-                sin: 0.0,
-            };
-        }
-        let (sin, cos) = theta.sin_cos();
-        Self {
-            u2: residual.iter().map(|v| v / r).collect(),
-            u1,
-            cos,
-            sin,
+            self.u2.iter_mut().for_each(|v| *v = 0.0);
+            (self.cos, self.sin) = (if along > 0.0 { 1.0 } else { -1.0 }, 0.0);
+        } else {
+            self.u2.iter_mut().for_each(|v| *v /= r);
+            (self.sin, self.cos) = self.theta.sin_cos();
         }
     }
 
@@ -236,6 +252,7 @@ pub fn phi_form(z: &[f64], w: &[f64]) -> PhiForm {
             u2: zero,
             cos: 0.0,
             sin: 0.0,
+            theta: 0.0,
         };
         return PhiForm {
             identity: 0.0,

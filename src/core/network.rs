@@ -9,16 +9,18 @@
 //!
 //! Matrix products run sequentially (`Par::Seq`): parallelism lives at the trial level so that
 //! results never depend on the thread count. The hot products (`W_i a`, `W_iᵀ g`, `A y`, `Aᵀ r`,
-//! for one code or a block) go through [`kernels`]: one code reads the weights in place, a
-//! block reads packed copies made on first use. Every forward entry (`W_i a`, `A y`) is formed
-//! in the same order in both, so [`Network::forward_batch`] reproduces [`Network::forward`] bit
-//! for bit; [`Network::vjp_batch`] sums in another order than [`Network::vjp`] (rounding only).
+//! for one code or a block) go through `kernels` (`benches/README.md` has the timings): one
+//! code reads the weights in place, since its products are bound by memory bandwidth; a block
+//! reads packed copies of `W_i` and `W_iᵀ`, made on its first use. Every forward entry
+//! (`W_i a`, `A y`) is summed in the same order either way, so [`Network::forward_batch`]
+//! reproduces [`Network::forward`] bit for bit; [`Network::vjp_batch`] sums in another order
+//! than [`Network::vjp`], which changes only the rounding.
 
 pub(crate) mod kernels;
 
-use faer::linalg::matmul::matmul;
 use std::sync::OnceLock;
 
+use faer::linalg::matmul::matmul;
 use faer::{Accum, ColMut, ColRef, Mat, MatRef, Par};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -130,9 +132,9 @@ pub struct Layer {
 #[derive(Clone, Debug)]
 pub struct Network {
     layers: Vec<Layer>,
-    /// `W_i` and `W_iᵀ` packed for the block products, one per layer, made on first use. The
-    /// layers never change after construction (only `&[Layer]` is handed out), so the copies
-    /// stay in sync.
+    /// `W_i` and `W_iᵀ` packed for the block products, one per layer, made on first use (twice
+    /// the weights' memory). The layers never change after construction (only `&[Layer]` is
+    /// handed out), so the copies stay in sync.
     packed: OnceLock<Vec<PackedLayer>>,
 }
 
@@ -205,7 +207,7 @@ impl Trace {
     }
 }
 
-/// `dst = W src`, sequentially: through [`kernels`] when `W` or `Wᵀ` is column-major (an owned
+/// `dst = W src`, sequentially: through `kernels` when `W` or `Wᵀ` is column-major (an owned
 /// matrix or its transpose), through faer otherwise.
 pub(crate) fn matvec(dst: &mut [f64], w: MatRef<'_, f64>, src: &[f64]) {
     assert!(
@@ -539,4 +541,29 @@ pub fn validate_widths(widths: &[usize]) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Stream, stream};
+
+    #[test]
+    fn forward_batch_reproduces_forward_bit_for_bit() {
+        // Widths off every panel and block size; 13 codes = two blocks on every instruction set.
+        let net = Network::gaussian(
+            &[7, 45, 33, 70],
+            WeightScale::Normalized,
+            &mut stream(1, "network", 0, Stream::Network),
+        );
+        let x = Mat::from_fn(7, 13, |i, j| ((i * 13 + j) as f64 * 0.37).sin());
+        let (pre, out) = net.forward_batch(x.as_ref());
+        for j in 0..x.ncols() {
+            let trace = net.forward(x.col_as_slice(j));
+            for (l, z) in trace.pre.iter().enumerate() {
+                assert_eq!(pre[l].col_as_slice(j), &z[..], "layer {} column {j}", l + 1);
+            }
+            assert_eq!(out.col_as_slice(j), trace.output(), "output column {j}");
+        }
+    }
 }

@@ -85,8 +85,8 @@ impl Problem {
     }
 
     /// Values and descent directions for a `k × B` block of codes in lock-step, through
-    /// matrix–matrix products; column `j` equals [`Problem::evaluate`] of column `j` (bit for
-    /// bit: the products form every entry as the single-code path does).
+    /// matrix–matrix products; column `j` equals [`Problem::evaluate`] of column `j` (the value
+    /// bit for bit, the direction up to the rounding of sums taken in another order).
     pub fn evaluate_batch(&self, x: MatRef<'_, f64>) -> (Vec<f64>, Mat<f64>) {
         let (pre, out) = self.net.forward_batch(x);
         let cols = x.ncols();
@@ -101,5 +101,26 @@ impl Problem {
         }
         let back = matmul_block(self.meas.a.transpose(), c.as_ref());
         (values, self.net.vjp_batch(&pre, back))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::measure::MeasurementScale;
+    use crate::core::network::WeightScale;
+    use crate::rng::{Stream, stream};
+
+    #[test]
+    fn batch_values_are_the_single_code_values_bit_for_bit() {
+        let key = |s| stream(2, "objective", 0, s);
+        let net = Network::gaussian(&[5, 37, 61], WeightScale::Normalized, &mut key(Stream::Network));
+        let meas = Measurements::gaussian(43, 61, MeasurementScale::Normalized, &mut key(Stream::Measurements));
+        let p = Problem::noiseless(net, meas, &[0.3, -1.2, 0.8, 0.1, -0.4]);
+        let x = Mat::from_fn(5, 9, |i, j| ((i * 9 + j) as f64 * 0.61).cos());
+        let (values, _) = p.evaluate_batch(x.as_ref());
+        for (j, &v) in values.iter().enumerate() {
+            assert_eq!(v, p.evaluate(x.col_as_slice(j)).value, "column {j}");
+        }
     }
 }

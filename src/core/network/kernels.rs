@@ -96,10 +96,10 @@ enum Isa {
 fn isa() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+        if x86::Avx512::detect().is_some() {
             return Isa::Avx512;
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if x86::Avx2::detect().is_some() {
             return Isa::Avx2;
         }
     }
@@ -700,14 +700,15 @@ mod tests {
     /// and far below any indexing mistake.
     const TOL: f64 = 1e-12;
 
+    /// Every instruction set this CPU runs.
     fn isas() -> Vec<Isa> {
         let mut out = vec![Isa::Generic];
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            if x86::Avx2::detect().is_some() {
                 out.push(Isa::Avx2);
             }
-            if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+            if x86::Avx512::detect().is_some() {
                 out.push(Isa::Avx512);
             }
         }
