@@ -166,8 +166,14 @@ impl WdcLayer {
 
     #[inline(always)]
     fn packed_gram_portable(outer: &Mat<f64>, mask: &[f64], active: &mut Vec<usize>, acc: &mut [f64]) {
-        active.clear();
-        active.extend(mask.iter().enumerate().filter(|(_, m)| **m != 0.0).map(|(r, _)| r));
+        // Branch-free compaction of the active rows (the mask bits are unpredictable).
+        active.resize(mask.len(), 0);
+        let mut count = 0;
+        for (r, &m) in mask.iter().enumerate() {
+            active[count] = r;
+            count += usize::from(m != 0.0);
+        }
+        active.truncate(count);
         for (start, out) in (0..acc.len()).step_by(GRAM_CHUNK).zip(acc.chunks_exact_mut(GRAM_CHUNK)) {
             let mut chunk = [0.0f64; GRAM_CHUNK];
             for &r in active.iter() {
@@ -212,13 +218,20 @@ impl WdcLayer {
                 Self::packed_gram(outer, mask.col_as_slice(p), &mut active, &mut gram);
                 m.set(&x, &y);
                 let (a, b) = ((PI - m.theta) / (2.0 * PI), m.theta.sin() / (2.0 * PI));
-                // dev = W_{+,x}ᵀW_{+,y} − a I − b M (lower triangle), M in factored form.
+                // dev = W_{+,x}ᵀW_{+,y} − a I − b M, M in factored form: column j of b M is
+                // α_j u1 + β_j u2 with α_j = b (c u1_j + s u2_j), β_j = b (s u1_j − c u2_j).
                 for j in 0..k {
-                    for i in j..k {
-                        let mij = m.cos * (m.u1[i] * m.u1[j] - m.u2[i] * m.u2[j])
-                            + m.sin * (m.u1[i] * m.u2[j] + m.u2[i] * m.u1[j]);
-                        let diag = if i == j { a } else { 0.0 };
-                        dev[i + k * j] = gram[packed_index(k, i, j)] - diag - b * mij;
+                    let alpha = b * (m.cos * m.u1[j] + m.sin * m.u2[j]);
+                    let beta = b * (m.sin * m.u1[j] - m.cos * m.u2[j]);
+                    let packed = &gram[packed_index(k, j, j)..packed_index(k, k - 1, j) + 1];
+                    let col = &mut dev[j + k * j..k * (j + 1)];
+                    for (t, ((g, e1), e2)) in col.iter_mut().zip(packed.iter().zip(&m.u1[j..]).zip(&m.u2[j..])) {
+                        *t = g - alpha * e1 - beta * e2;
+                    }
+                    col[0] -= a;
+                }
+                for j in 0..k {
+                    for i in j + 1..k {
                         dev[j + k * i] = dev[i + k * j];
                     }
                 }
