@@ -908,9 +908,14 @@ impl AuditReport {
         for w in &self.warnings {
             s += &format!("  {w}\n");
         }
+        let budgets: Vec<String> = self
+            .estimates_given
+            .iter()
+            .map(|e| format!("{} + {}", e.pairs_evaluated, e.refine_evaluations))
+            .collect();
         s += &format!(
-            "  ε: WDC lower bounds over all nonzero inputs ({} sampled pairs per layer, {} refinement starts × {} steps)\n",
-            self.search.pairs, self.search.refine_starts, self.search.refine_steps
+            "  ε: WDC lower bounds over all nonzero inputs (sampled + refinement pairs per layer: {})\n",
+            budgets.join(", ")
         );
         s += "  hypothesis                              status             evidence\n";
         for v in self.verdicts() {
