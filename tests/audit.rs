@@ -7,7 +7,7 @@
 //! hypothesis is true): a failure is a defect, not bad luck.
 
 mod common;
-use common::{assert_ok, read, run};
+use common::{assert_ok, assert_usage_errors, read, run};
 
 fn scratch(name: &str) -> std::path::PathBuf {
     common::scratch_dir("audit", name)
@@ -478,22 +478,7 @@ fn bad_input_is_exit_code_2_and_leaves_no_output() {
         (&["audit", "--weights", "corrupt.safetensors"], "corrupt.safetensors"),
         (&["audit", "--widths", "5,10", "--refine-steps", "-1"], "-1"),
     ];
-    for (args, needle) in cases {
-        let mut full = vec!["--out", "out"];
-        full.extend_from_slice(args);
-        let out = run(&dir, &full);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: {err:?} does not name {needle:?}");
-        assert!(!dir.join("out").exists(), "{args:?} left an output folder");
-    }
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name())
-        .filter(|n| n.to_string_lossy().contains("partial"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_usage_errors(&dir, cases);
 }
 
 #[test]

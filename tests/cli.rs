@@ -3,7 +3,7 @@
 //! naming the value, exit code 2, no output folder left behind).
 
 mod common;
-use common::{assert_ok, read, run, stderr};
+use common::{assert_ok, assert_usage_errors, read, run};
 
 fn scratch(name: &str) -> std::path::PathBuf {
     common::scratch_dir("cli", name)
@@ -178,22 +178,7 @@ fn bad_input_is_a_one_line_error_with_exit_code_2_and_no_output() {
         (&["expected", "rho", "--d-max", "-3"], "-3"),
         (&["verify", "--only", "C9"], "C9"),
     ];
-    for (args, needle) in cases {
-        let mut full = vec!["--out", "out"];
-        full.extend_from_slice(args);
-        let out = run(&dir, &full);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: {err:?} does not name {needle:?}");
-        assert!(!dir.join("out").exists(), "{args:?} left an output folder");
-        let leftovers: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name())
-            .filter(|n| n.to_string_lossy().contains("partial"))
-            .collect();
-        assert!(leftovers.is_empty(), "{args:?} left {leftovers:?}");
-    }
+    assert_usage_errors(&dir, cases);
 }
 
 /// Header columns of every CSV file under `dir`, recursively.

@@ -35,3 +35,24 @@ pub fn read(path: &Path) -> String {
 pub fn assert_ok(out: &Output) {
     assert!(out.status.success(), "exit {:?}: {}", out.status.code(), stderr(out));
 }
+
+/// Each `(args, needle)`: run with `--out out` in `dir`; the contract for bad input is exit
+/// code 2, a message on stderr containing `needle`, no output folder and no staging leftovers.
+pub fn assert_usage_errors(dir: &Path, cases: &[(&[&str], &str)]) {
+    for (args, needle) in cases {
+        let mut full = vec!["--out", "out"];
+        full.extend_from_slice(args);
+        let out = run(dir, &full);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err:?} does not name {needle:?}");
+        assert!(!dir.join("out").exists(), "{args:?} left an output folder");
+        let leftovers: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().contains("partial"))
+            .collect();
+        assert!(leftovers.is_empty(), "{args:?} left {leftovers:?}");
+    }
+}
