@@ -18,6 +18,7 @@ use crate::conditions::wdc::{Domain, WdcSearch};
 use crate::error::Result;
 use crate::report::output::OutputDir;
 use crate::report::progress::bar;
+use crate::report::widths_label;
 
 /// One row of `audit.csv` (docs/COLUMNS.md): one number of one hypothesis.
 #[derive(Clone, Debug, Serialize)]
@@ -109,7 +110,7 @@ pub fn run(ctx: &Context, args: AuditArgs) -> Result<Outcome> {
         .collect();
     out.write_csv("audit.csv", &rows)?;
     let dir = ctx.finish(out, "audit", &args)?;
-    let name = widths.iter().map(ToString::to_string).collect::<Vec<_>>().join("-");
+    let name = widths_label(&widths);
     let human = format!(
         "audit of {name} ({}, weights {}) against Theorem II.1 → {}\n{}",
         origin.source,

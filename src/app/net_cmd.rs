@@ -11,6 +11,7 @@ use crate::core::network::Network;
 use crate::core::weights;
 use crate::error::Result;
 use crate::report::output::OutputDir;
+use crate::report::widths_label;
 
 /// One row of `layers.csv`: a layer's shape and weight statistics.
 #[derive(Clone, Debug, Serialize)]
@@ -88,11 +89,7 @@ pub fn run(ctx: &Context, args: NetArgs) -> Result<Outcome> {
     let violations = net.theory_violations();
     let mut human = format!(
         "network {} ({}, weights {}) → {}\n  layer  n_out  n_in  activation  bias  n_i/(n_(i-1) ln n_(i-1))  mean        std         1/sqrt(n_i)\n",
-        net.widths()
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("-"),
+        widths_label(&net.widths()),
         origin.source,
         origin.weight_scale,
         dir.display()

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, line_plot};
 use crate::report::progress;
+use crate::report::{cell_list, widths_label};
 use crate::rng::{Stream, stream};
 use crate::stats::{PowerLawFit, power_law_fit, spread};
 
@@ -157,10 +158,6 @@ pub struct FitRow {
     pub reference_in_interval: bool,
 }
 
-fn join(v: &[f64]) -> String {
-    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(";")
-}
-
 fn validate(args: &RrcpArgs) -> Result<()> {
     if args.m.is_empty() {
         return Err(Error::param(
@@ -239,12 +236,7 @@ pub fn run(ctx: &Context, args: RrcpArgs) -> Result<Outcome> {
         }
     }
     let (net0, origin) = (&nets[0].0, nets[0].1.clone());
-    let widths = net0
-        .widths()
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("-");
+    let widths = widths_label(&net0.widths());
     let violations = net0.theory_violations();
     let scale_name = serde_json::to_value(args.measurement_scale)?
         .as_str()
@@ -303,12 +295,12 @@ pub fn run(ctx: &Context, args: RrcpArgs) -> Result<Outcome> {
                     constant: args.constant,
                     epsilon: found.sup / args.constant,
                     argmax_output_angle: sign_angle(net, t),
-                    argmax_x: join(&t.x),
-                    argmax_y: join(&t.y),
-                    argmax_x1: join(&t.x1),
-                    argmax_x2: join(&t.x2),
-                    argmax_x3: join(&t.x3),
-                    argmax_x4: join(&t.x4),
+                    argmax_x: cell_list(&t.x),
+                    argmax_y: cell_list(&t.y),
+                    argmax_x1: cell_list(&t.x1),
+                    argmax_x2: cell_list(&t.x2),
+                    argmax_x3: cell_list(&t.x3),
+                    argmax_x4: cell_list(&t.x4),
                     theory_violations: violations.join("; "),
                 });
             }

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, line_plot};
 use crate::report::progress;
+use crate::report::{cell_list, widths_label};
 
 /// One row of `wdc.csv`: one layer's ε, as a sampled lower bound or a certified interval.
 #[derive(Clone, Debug, Serialize)]
@@ -55,10 +56,6 @@ pub struct LayerRow {
     pub argmax_y: String,
     /// Largest `‖W_{+,x}‖²` seen (lower-bound rows; the WDC implies `≤ ½ + ε`).
     pub max_active_norm_sq: Option<f64>,
-}
-
-fn join(v: &[f64]) -> String {
-    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(";")
 }
 
 fn validate(args: &WdcArgs) -> Result<()> {
@@ -109,8 +106,8 @@ fn estimate_rows(est: &[WdcEstimate], base: &LayerRow) -> Vec<LayerRow> {
             sampled: Some(e.sampled),
             lower: e.lower_bound,
             argmax_angle: e.argmax_angle,
-            argmax_x: join(&e.argmax_x),
-            argmax_y: join(&e.argmax_y),
+            argmax_x: cell_list(&e.argmax_x),
+            argmax_y: cell_list(&e.argmax_y),
             max_active_norm_sq: Some(e.max_active_norm_sq),
             ..base.clone()
         })
@@ -127,8 +124,8 @@ fn certificate_row(layer: usize, net: &Network, c: &Certificate, base: &LayerRow
         lower: c.lower,
         upper: Some(c.upper),
         argmax_angle: c.argmax_theta,
-        argmax_x: join(&[c.argmax_alpha.cos(), c.argmax_alpha.sin()]),
-        argmax_y: join(&[c.argmax_beta.cos(), c.argmax_beta.sin()]),
+        argmax_x: cell_list(&[c.argmax_alpha.cos(), c.argmax_alpha.sin()]),
+        argmax_y: cell_list(&[c.argmax_beta.cos(), c.argmax_beta.sin()]),
         ..base.clone()
     }
 }
@@ -204,7 +201,8 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
     let mut outcome = layers_outcome(&dir, &net, &est, &certs);
     match &audit {
         Some(report) => {
-            outcome.human += "assumption audit (Theorem II.1; same as `dpr-audit audit`):\n";
+            outcome.human +=
+                "assumption audit (Theorem II.1; the checks of `dpr-audit audit`, on this run's estimates):\n";
             outcome.human += &report.summary();
             outcome.json["audit"] =
                 serde_json::json!(report.verdicts().iter().map(|v| format!("{v:?}")).collect::<Vec<_>>());
@@ -254,12 +252,7 @@ fn base_row(ctx: &Context, net: &Network, origin: &NetworkOrigin, args: &WdcArgs
         kind: "lower_bound",
         seed: ctx.seed,
         source: origin.source.clone(),
-        widths: net
-            .widths()
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("-"),
+        widths: widths_label(&net.widths()),
         weight_scale: origin.weight_scale.clone(),
         domain: serde_json::to_value(args.domain)
             .ok()

@@ -18,7 +18,7 @@ use crate::core::measure::{MeasurementScale, Measurements};
 use crate::core::network::{Network, WeightScale};
 use crate::core::vector::sgn;
 use crate::error::{Error, Result};
-use crate::report::plot::{Series, line_plot};
+use crate::report::plot::Series;
 use crate::rng::{Stream, stream};
 
 /// Rounding tolerance of the closed forms when the Monte Carlo estimate is exact (SE = 0):
@@ -252,7 +252,6 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     let exact: Vec<bool> = rows.iter().filter_map(|r| r.exact_match).collect();
     let ok = max_z <= p.max_abs_z && exact.iter().all(|&e| e);
     let csv = dir.write_csv("c0_entries.csv", &rows)?;
-    let figure = dir.relative("c0_zscores.png");
     let series: Vec<Series> = ["Q", "Phi"]
         .iter()
         .map(|&object| Series {
@@ -272,14 +271,12 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
                 .collect(),
         })
         .collect();
-    line_plot(
-        &dir.out.file(&figure),
+    let figure = dir.line_figure(
+        "c0_zscores.png",
         "C0: Monte Carlo vs closed form",
-        "theta / pi",
-        "max |z|",
+        ("theta / pi", "max |z|"),
         &series,
-        false,
-        false,
+        (false, false),
     )?;
     Ok(ClaimReport {
         id: spec.id.clone(),

@@ -12,7 +12,7 @@ use super::{ClaimDir, ClaimReport, Spec, Verdict};
 use crate::core::expected::{expected_gradient, expected_objective, rho_pr};
 use crate::core::vector::{norm, scale, unit};
 use crate::error::{Error, Result};
-use crate::report::plot::{Series, line_plot};
+use crate::report::plot::Series;
 use crate::rng::{Stream, stream};
 
 /// Parameters of C1 (from `verify/C1-expected-landscape.toml`).
@@ -177,15 +177,13 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
         .map(|(d, i, x0)| check(&p, d, i, x0, seed))
         .collect();
     let csv = dir.write_csv("c1_checks.csv", &rows)?;
-    let figure = dir.relative("c1_ray.png");
-    line_plot(
-        &dir.out.file(&figure),
+
+    let figure = dir.line_figure(
+        "c1_ray.png",
         "C1: 2^(d+1) F(-r x0), |x0| = 1 (minimum at r = rho_d)",
-        "r",
-        "2^(d+1) F",
+        ("r", "2^(d+1) F"),
         &ray_series(&p),
-        false,
-        false,
+        (false, false),
     )?;
     let worst_h = rows
         .iter()

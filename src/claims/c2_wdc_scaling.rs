@@ -9,7 +9,7 @@ use super::{ClaimDir, ClaimReport, Spec, Verdict};
 use crate::conditions::wdc::{Domain, WdcSearch};
 use crate::conditions::wdc_scaling::{ScalingRow, StudyPlan, WidthFit, fit_widths, run_study, summarize};
 use crate::error::{Error, Result};
-use crate::report::plot::{Series, line_plot};
+use crate::report::plot::Series;
 
 /// Parameters of C2 (from `verify/C2-wdc-scaling.toml`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -35,7 +35,7 @@ pub struct Params {
 }
 
 fn validate(p: &Params) -> Result<()> {
-    if p.certified_k != 2 || p.certified_n.len() < 3 || p.trials == 0 || p.tol <= 0.0 {
+    if p.certified_k != 2 || p.certified_n.len() < 3 || p.trials == 0 || !(p.tol.is_finite() && p.tol > 0.0) {
         return Err(Error::param(
             "C2 parameters",
             format!("{p:?}"),
@@ -92,7 +92,6 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     let fits = fit_widths(&summary);
     let csv = dir.write_csv("c2_trials.csv", &rows)?;
     let csv_summary = dir.write_csv("c2_summary.csv", &summary)?;
-    let figure = dir.relative("c2_epsilon_vs_n.png");
     let series: Vec<Series> = fits
         .iter()
         .map(|f| Series {
@@ -112,14 +111,12 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
                 .collect(),
         })
         .collect();
-    line_plot(
-        &dir.out.file(&figure),
+    let figure = dir.line_figure(
+        "c2_epsilon_vs_n.png",
         "C2: WDC epsilon vs width (mean over trials)",
-        "n",
-        "epsilon",
+        ("n", "epsilon"),
         &series,
-        true,
-        true,
+        (true, true),
     )?;
     let cert_fit = fits.iter().find(|f| f.k == p.certified_k).and_then(|f| f.fit);
     let verdict = match cert_fit {

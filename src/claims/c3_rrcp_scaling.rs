@@ -9,7 +9,8 @@ use crate::conditions::rrcp::{SearchMode, SearchSettings, StreamKey, search};
 use crate::core::measure::{MeasurementScale, Measurements};
 use crate::core::network::{Network, WeightScale, validate_widths};
 use crate::error::{Error, Result};
-use crate::report::plot::{Series, line_plot};
+use crate::report::plot::Series;
+use crate::report::widths_label;
 use crate::rng::{Stream, stream};
 use crate::stats::{PowerLawFit, power_law_fit, spread};
 
@@ -111,7 +112,7 @@ fn trial(p: &Params, m: usize, t: u64, seed: u64) -> Vec<TrialRow> {
             TrialRow {
                 kind: "lower_bound",
                 seed,
-                widths: p.widths.iter().map(ToString::to_string).collect::<Vec<_>>().join("-"),
+                widths: widths_label(&p.widths),
                 m,
                 trial: t,
                 mode: mode.name(),
@@ -180,15 +181,13 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
             }
         }
     }
-    let figure = dir.relative("c3_epsilon_vs_m.png");
-    line_plot(
-        &dir.out.file(&figure),
+
+    let figure = dir.line_figure(
+        "c3_epsilon_vs_m.png",
         "C3: RRCP epsilon (lower bounds) vs m",
-        "m",
-        "epsilon = sup / L",
+        ("m", "epsilon = sup / L"),
         &series,
-        true,
-        true,
+        (true, true),
     )?;
     let verdict = if verdicts.contains(&Verdict::Fail) {
         Verdict::Fail

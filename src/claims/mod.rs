@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::{Error, Result};
 use crate::report::output::OutputDir;
+use crate::report::plot::{Series, line_plot};
 
 /// The shipped specs: `(file name, contents)`.
 pub const SPECS: &[(&str, &str)] = &[
@@ -132,6 +133,21 @@ impl ClaimDir<'_> {
     /// `name/file`, as listed in the summary.
     pub fn relative(&self, file: &str) -> String {
         Path::new(&self.name).join(file).to_string_lossy().into_owned()
+    }
+
+    /// Draws a line plot (`axes` = x and y labels, `log` = log scales) into the claim's folder;
+    /// returns its relative name.
+    pub fn line_figure(
+        &self,
+        file: &str,
+        title: &str,
+        axes: (&str, &str),
+        series: &[Series],
+        log: (bool, bool),
+    ) -> Result<String> {
+        let rel = self.relative(file);
+        line_plot(&self.out.file(&rel), title, axes.0, axes.1, series, log.0, log.1)?;
+        Ok(rel)
     }
 
     /// Writes a CSV file into the claim's folder; returns its relative name.
