@@ -37,6 +37,10 @@ pub enum Error {
     /// A plot could not be drawn.
     #[error("plot {path}: {reason}")]
     Plot { path: PathBuf, reason: String },
+    /// Stored trials cannot be used as they are: a different configuration, trials missing or
+    /// duplicated across shards, a corrupt rows file (see `exec`).
+    #[error("{path}: {reason}")]
+    Trials { path: PathBuf, reason: String },
 }
 
 impl Error {
@@ -53,7 +57,11 @@ impl Error {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            Error::Param { .. } | Error::Weights { .. } | Error::Config { .. } | Error::MissingInput { .. }
+            Error::Param { .. }
+                | Error::Weights { .. }
+                | Error::Config { .. }
+                | Error::MissingInput { .. }
+                | Error::Trials { .. }
         )
     }
 }

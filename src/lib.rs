@@ -25,16 +25,30 @@
 //! - [`core`]: the numerical core (generator, measurements, objective, closed forms, weights I/O).
 //! - [`rng`]: one master seed → one ChaCha stream per `(experiment, trial, stream)`.
 //! - [`report`]: tidy CSV, the JSON manifest, atomic output folders, progress, plots.
+//! - [`images`]: MNIST (checksummed IDX, fixture, padding), db4 wavelets, SSIM (Wang 2004), pixel errors.
+//! - [`solvers`]: DPR (Algorithm 1), GD without the negation check, Adam two-init; one executor.
+//! - [`baselines`]: sparse phase retrieval (SPARTA, CoPRAM with CoSaMP, Thresholded WF), THEORY.md §7.
+//! - [`landscape`]: probes of `D_{−v} f` on grids, slices, rays and shells; the two neighbourhoods; the origin check.
+//! - [`exec`]: studies as ordered trials: `--shard i/N`, per-trial appends, `--resume`, `merge`.
+//! - [`sweep`]: success-rate sweeps over grids (m, k, d, widths, methods, noise): Wilson intervals, the transition `m*`, fits.
+//! - [`experiments`]: the paper's image experiment (Figures 2–3), the synthetic sparse comparison, the decoder audit.
 //! - [`claims`]: the claims `verify` checks, one module each.
 //! - [`app`]: the subcommands behind the `dpr-audit` binary.
 
 pub mod app;
+pub mod baselines;
 pub mod claims;
 pub mod conditions;
 pub mod core;
 pub mod error;
+pub mod exec;
+pub mod experiments;
+pub mod images;
+pub mod landscape;
 pub mod report;
 pub mod rng;
+pub mod solvers;
 pub mod stats;
+pub mod sweep;
 
 pub use error::{Error, Result};

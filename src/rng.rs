@@ -71,6 +71,12 @@ pub fn stream(master: u64, experiment: &str, trial: u64, stream: Stream) -> ChaC
     ChaCha20Rng::from_seed(seed)
 }
 
+/// A vector of `len` iid `N(0, 1)` draws (random latent codes `x0 ~ N(0, I_k)`, solver starts).
+pub fn standard_normal_vector<R: rand::Rng + ?Sized>(rng: &mut R, len: usize) -> Vec<f64> {
+    use rand::RngExt;
+    (0..len).map(|_| rng.sample(rand_distr::StandardNormal)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,6 +87,27 @@ pub fn spread(values: &[f64]) -> Spread {
     }
 }
 
+/// `Φ⁻¹(0.975)`: the two-sided 95% normal quantile.
+pub const Z_95: f64 = 1.959_963_984_540_054;
+
+/// The 95% Wilson score interval `[lo, hi]` of a binomial proportion with `successes` of
+/// `trials` (E. B. Wilson, "Probable inference, the law of succession, and statistical
+/// inference", JASA 22:209–212, 1927): the proportions `p` a two-sided score test does not
+/// reject, `(p̂ + z²/2n ± z √(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n)` with `p̂ = s/n`,
+/// `z = Φ⁻¹(0.975)`. Unlike the Wald interval it stays in `[0, 1]` and has positive width at
+/// 0 or n successes. With no trials it is `[0, 1]` (no information).
+pub fn wilson_interval(successes: u64, trials: u64) -> (f64, f64) {
+    if trials == 0 {
+        return (0.0, 1.0);
+    }
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let z2 = Z_95 * Z_95;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z_95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

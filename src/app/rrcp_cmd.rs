@@ -12,19 +12,24 @@
 //! recorded scale says which `A` was drawn.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::cli::{RrcpArgs, RrcpMode};
+use super::cli::{NetworkSource, RrcpArgs, RrcpMode};
 use super::context::{Context, Outcome};
 use super::inputs::{NetworkOrigin, at_least, network, positive};
-use crate::conditions::rrcp::{SearchMode, SearchOutcome, SearchSettings, StreamKey, search, sign_angle};
+use super::scaleout::{Ran, run_trials, sources};
+use crate::conditions::rrcp::{SearchMode, SearchOutcome, SearchSettings, StreamKey, TracePoint, search, sign_angle};
 use crate::core::measure::{MeasurementScale, Measurements};
 use crate::core::network::Network;
+use crate::core::network::WeightScale;
 use crate::error::{Error, Result};
+use crate::exec::Study;
+use crate::exec::merge::{ShardFolder, collect};
+use crate::exec::store::{MANIFEST_FILE, ROWS_FILE};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, line_plot};
-use crate::report::progress;
 use crate::report::{cell_list, widths_label};
 use crate::rng::{Stream, stream};
 use crate::stats::{PowerLawFit, power_law_fit, spread};
@@ -33,10 +38,10 @@ use crate::stats::{PowerLawFit, power_law_fit, spread};
 const REFERENCE_EXPONENT: f64 = -0.5;
 
 /// One row of `rrcp.csv`: one (m, trial, mode) search. Every value is a lower bound.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RrcpRow {
     /// Always `lower_bound`.
-    pub kind: &'static str,
+    pub kind: String,
     /// Master seed.
     pub seed: u64,
     /// `random` or the weights file.
@@ -52,7 +57,7 @@ pub struct RrcpRow {
     /// Trial index.
     pub trial: u64,
     /// `random` or `subspace`.
-    pub mode: &'static str,
+    pub mode: String,
     /// Sampled tuples.
     pub tuples: usize,
     /// Refined tuples.
@@ -85,6 +90,9 @@ pub struct RrcpRow {
     pub argmax_x4: String,
     /// Hypotheses of the theory the network breaks (semicolon-separated; empty if none).
     pub theory_violations: String,
+    /// The search trace, encoded (shard folders only; `rrcp_trace.csv` in the final outputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 /// One row of `rrcp_trace.csv`: the best ratio after a number of evaluated tuples.
@@ -223,98 +231,277 @@ fn measurement_matrix(seed: u64, m: usize, n: usize, scale: MeasurementScale, tr
     }
 }
 
-/// Runs `dpr-audit rrcp`.
-pub fn run(ctx: &Context, args: RrcpArgs) -> Result<Outcome> {
-    validate(&args)?;
-    // Networks first (a bad weights file fails before any work or file).
-    let mut nets: Vec<(Network, NetworkOrigin)> = Vec::with_capacity(args.trials);
-    for trial in 0..args.trials as u64 {
-        if args.source.weights.is_some() && trial > 0 {
-            nets.push(nets[0].clone());
-        } else {
-            nets.push(network(&args.source, ctx.seed, "rrcp", trial)?);
+/// Everything the rows of an `rrcp` run depend on (recorded in shard manifests).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RrcpConfig {
+    /// Widths of a random network (or `weights`).
+    pub widths: Option<Vec<usize>>,
+    /// A saved network (the same in every trial).
+    pub weights: Option<PathBuf>,
+    /// Variance of random weights.
+    pub weight_scale: WeightScale,
+    /// Numbers of measurements.
+    pub m: Vec<usize>,
+    /// Entries of A.
+    pub measurement_scale: MeasurementScale,
+    /// Search mode(s).
+    pub mode: RrcpMode,
+    /// Sampled tuples per mode.
+    pub tuples: usize,
+    /// Refined tuples.
+    pub refine_starts: usize,
+    /// Local-search steps per refined tuple.
+    pub refine_steps: usize,
+    /// `L`.
+    pub constant: f64,
+    /// Trials per m.
+    pub trials: usize,
+    /// Master seed.
+    pub seed: u64,
+}
+
+/// An `rrcp` run as a [`Study`]: trial id `(m index) · trials + trial` (the order m, then
+/// trial); each trial returns one [`RrcpRow`] per mode, its search trace encoded in `trace`.
+#[derive(Clone, Debug)]
+pub struct RrcpStudy {
+    /// The configuration.
+    pub config: RrcpConfig,
+}
+
+/// `"phase:evaluated:best"` per trace point, `;`-separated (floats in Rust's shortest
+/// round-trip form, so decoding gives the same numbers).
+fn encode_trace(trace: &[TracePoint]) -> String {
+    trace
+        .iter()
+        .map(|t| format!("{}:{}:{}", t.phase, t.evaluated, t.best))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// The trace rows of a stored row (inverse of [`encode_trace`]).
+fn decode_trace(row: &RrcpRow, seed: u64) -> Result<Vec<TraceRow>> {
+    let bad = |text: &str| Error::Trials {
+        path: PathBuf::from(ROWS_FILE),
+        reason: format!(
+            "trace point {text:?} of m = {}, trial {} is not phase:evaluated:best",
+            row.m, row.trial
+        ),
+    };
+    let mode = modes(RrcpMode::Both)
+        .into_iter()
+        .find(|md| md.name() == row.mode)
+        .ok_or_else(|| bad(&row.mode))?;
+    let text = row.trace.as_deref().unwrap_or_default();
+    text.split(';')
+        .filter(|p| !p.is_empty())
+        .map(|point| {
+            let mut parts = point.split(':');
+            let phase = match parts.next() {
+                Some("sample") => "sample",
+                Some("refine") => "refine",
+                _ => return Err(bad(point)),
+            };
+            let evaluated = parts.next().and_then(|v| v.parse().ok()).ok_or_else(|| bad(point))?;
+            let best = parts.next().and_then(|v| v.parse().ok()).ok_or_else(|| bad(point))?;
+            Ok(TraceRow {
+                kind: "lower_bound",
+                seed,
+                m: row.m,
+                trial: row.trial,
+                mode: mode.name(),
+                phase,
+                tuples_evaluated: evaluated,
+                best_sup: best,
+            })
+        })
+        .collect()
+}
+
+impl RrcpStudy {
+    /// The study of `args` under master seed `seed`.
+    pub fn new(args: &RrcpArgs, seed: u64) -> Self {
+        Self {
+            config: RrcpConfig {
+                widths: args.source.widths.clone(),
+                weights: args.source.weights.clone(),
+                weight_scale: args.source.weight_scale,
+                m: args.m.clone(),
+                measurement_scale: args.measurement_scale,
+                mode: args.mode,
+                tuples: args.tuples,
+                refine_starts: args.refine_starts,
+                refine_steps: args.refine_steps,
+                constant: args.constant,
+                trials: args.trials,
+                seed,
+            },
         }
     }
-    let (net0, origin) = (&nets[0].0, nets[0].1.clone());
-    let widths = widths_label(&net0.widths());
-    let violations = net0.theory_violations();
-    let scale_name = serde_json::to_value(args.measurement_scale)?
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let modes = modes(args.mode);
-    let settings = SearchSettings {
-        tuples: args.tuples,
-        refine_starts: args.refine_starts,
-        refine_steps: args.refine_steps,
-    };
 
-    let units: u64 = modes.iter().map(|&md| settings.work_units(md)).sum::<u64>() * (args.m.len() * args.trials) as u64;
-    let bar = progress::bar(units, "rrcp", ctx.quiet);
-    let mut rows = Vec::new();
-    let mut trace = Vec::new();
-    for &m in &args.m {
-        for (trial, (net, _)) in nets.iter().enumerate() {
-            let trial = trial as u64;
-            let a = measurement_matrix(ctx.seed, m, net.output_dim(), args.measurement_scale, trial);
-            let experiment = format!("rrcp/m={m}");
-            let key = StreamKey {
-                seed: ctx.seed,
-                experiment: &experiment,
-                trial,
-            };
-            for &mode in &modes {
-                let found: SearchOutcome = search(net, a.as_ref(), mode, &settings, &key, &|| bar.inc(1));
-                trace.extend(found.trace.iter().map(|t| TraceRow {
-                    kind: "lower_bound",
-                    seed: ctx.seed,
-                    m,
-                    trial,
-                    mode: mode.name(),
-                    phase: t.phase,
-                    tuples_evaluated: t.evaluated,
-                    best_sup: t.best,
-                }));
+    /// The study a shard manifest recorded (`path` names the manifest in errors).
+    pub fn from_recorded(config: &serde_json::Value, path: &Path) -> Result<Self> {
+        let config = RrcpConfig::deserialize(config).map_err(|e| Error::Trials {
+            path: path.to_path_buf(),
+            reason: format!("its configuration is not an rrcp run of this version ({e})"),
+        })?;
+        Ok(Self { config })
+    }
+
+    /// The network of `trial` (a `--weights` file is the same in every trial).
+    fn network(&self, trial: u64) -> Result<(Network, NetworkOrigin)> {
+        let c = &self.config;
+        let source = NetworkSource {
+            widths: c.widths.clone(),
+            weights: c.weights.clone(),
+            weight_scale: c.weight_scale,
+        };
+        network(&source, c.seed, "rrcp", if c.weights.is_some() { 0 } else { trial })
+    }
+
+    /// `(m, trial)` of trial `id`.
+    fn setting(&self, id: u64) -> (usize, u64) {
+        let trials = self.config.trials as u64;
+        (self.config.m[(id / trials) as usize], id % trials)
+    }
+
+    fn scale_name(&self) -> String {
+        serde_json::to_value(self.config.measurement_scale)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    }
+
+    fn settings(&self) -> SearchSettings {
+        SearchSettings {
+            tuples: self.config.tuples,
+            refine_starts: self.config.refine_starts,
+            refine_steps: self.config.refine_steps,
+        }
+    }
+}
+
+impl Study for RrcpStudy {
+    type Row = RrcpRow;
+
+    fn kind(&self) -> &'static str {
+        "rrcp"
+    }
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).expect("an rrcp configuration is plain data")
+    }
+
+    fn len(&self) -> u64 {
+        (self.config.m.len() * self.config.trials) as u64
+    }
+
+    fn describe(&self, id: u64) -> String {
+        let (m, trial) = self.setting(id);
+        format!("m = {m}, trial {trial}")
+    }
+
+    fn run(&self, id: u64) -> Result<Vec<RrcpRow>> {
+        let c = &self.config;
+        let (m, trial) = self.setting(id);
+        let (net, origin) = self.network(trial)?;
+        let a = measurement_matrix(c.seed, m, net.output_dim(), c.measurement_scale, trial);
+        let experiment = format!("rrcp/m={m}");
+        let key = StreamKey {
+            seed: c.seed,
+            experiment: &experiment,
+            trial,
+        };
+        let violations = net.theory_violations().join("; ");
+        let rows = modes(c.mode)
+            .into_iter()
+            .map(|mode| {
+                let found: SearchOutcome = search(&net, a.as_ref(), mode, &self.settings(), &key, &|| {});
                 let t = &found.argmax;
-                rows.push(RrcpRow {
-                    kind: "lower_bound",
-                    seed: ctx.seed,
+                RrcpRow {
+                    kind: "lower_bound".into(),
+                    seed: c.seed,
                     source: origin.source.clone(),
-                    widths: widths.clone(),
+                    widths: widths_label(&net.widths()),
                     weight_scale: origin.weight_scale.clone(),
                     m,
-                    measurement_scale: scale_name.clone(),
+                    measurement_scale: self.scale_name(),
                     trial,
-                    mode: mode.name(),
-                    tuples: args.tuples,
-                    refine_starts: args.refine_starts,
-                    refine_steps: args.refine_steps,
+                    mode: mode.name().into(),
+                    tuples: c.tuples,
+                    refine_starts: c.refine_starts,
+                    refine_steps: c.refine_steps,
                     sup_sampled: found.sup_sampled,
                     sup: found.sup,
                     refinement_gain: found.refinement_gain,
-                    constant: args.constant,
-                    epsilon: found.sup / args.constant,
-                    argmax_output_angle: sign_angle(net, t),
+                    constant: c.constant,
+                    epsilon: found.sup / c.constant,
+                    argmax_output_angle: sign_angle(&net, t),
                     argmax_x: cell_list(&t.x),
                     argmax_y: cell_list(&t.y),
                     argmax_x1: cell_list(&t.x1),
                     argmax_x2: cell_list(&t.x2),
                     argmax_x3: cell_list(&t.x3),
                     argmax_x4: cell_list(&t.x4),
-                    theory_violations: violations.join("; "),
-                });
-            }
-        }
+                    theory_violations: violations.clone(),
+                    trace: Some(encode_trace(&found.trace)),
+                }
+            })
+            .collect();
+        Ok(rows)
     }
-    bar.finish_and_clear();
+}
+
+/// Runs `dpr-audit rrcp`.
+pub fn run(ctx: &Context, args: RrcpArgs) -> Result<Outcome> {
+    validate(&args)?;
+    let study = RrcpStudy::new(&args, ctx.seed);
+    // The network first (a bad weights file or widths fail before any work or file).
+    study.network(0)?;
+    let out = ctx.out_dir("rrcp");
+    match run_trials(ctx, &study, &args.scale_out, &out, "rrcp")? {
+        Ran::Shard(outcome) => Ok(outcome),
+        Ran::Whole { folders, .. } => finalize(ctx, &study, &folders, &out, ("rrcp", &args)),
+    }
+}
+
+/// `dpr-audit merge` of rrcp shards: the outputs of the unsharded run.
+pub fn merge(ctx: &Context, folders: &[ShardFolder], out: &Path) -> Result<Outcome> {
+    let first = &folders[0];
+    let study = RrcpStudy::from_recorded(&first.manifest.config, &first.dir.join(MANIFEST_FILE))?;
+    let recorded = serde_json::json!({"merged_from": sources(folders), "config": study.config()});
+    finalize(ctx, &study, folders, out, ("merge", &recorded))
+}
+
+/// Writes the final outputs from the rows in `folders` (every trial exactly once) into `out`;
+/// `command` and its parameters go to `manifest.json`.
+fn finalize(
+    ctx: &Context,
+    study: &RrcpStudy,
+    folders: &[ShardFolder],
+    out: &Path,
+    (command, params): (&str, &impl Serialize),
+) -> Result<Outcome> {
+    let c = &study.config;
+    let mut rows: Vec<RrcpRow> = collect(study, folders)?.into_iter().map(|(_, row)| row).collect();
+    let mut trace = Vec::new();
+    for row in &mut rows {
+        trace.extend(decode_trace(row, c.seed)?);
+        row.trace = None;
+    }
+    let (net0, origin) = study.network(0)?;
+    let widths = widths_label(&net0.widths());
+    let violations = net0.theory_violations();
+    let scale_name = study.scale_name();
+    let modes = modes(c.mode);
 
     // Scaling study: several m.
-    let scaling_study = args.m.len() >= 2;
+    let scaling_study = c.m.len() >= 2;
     let mut scaling = Vec::new();
     let mut fits: BTreeMap<&'static str, PowerLawFit> = BTreeMap::new();
     if scaling_study {
         for &mode in &modes {
-            for &m in &args.m {
+            for &m in &c.m {
                 let eps: Vec<f64> = rows
                     .iter()
                     .filter(|r| r.m == m && r.mode == mode.name())
@@ -323,12 +510,12 @@ pub fn run(ctx: &Context, args: RrcpArgs) -> Result<Outcome> {
                 let s = spread(&eps);
                 scaling.push(ScalingRow {
                     kind: "lower_bound",
-                    seed: ctx.seed,
+                    seed: c.seed,
                     widths: widths.clone(),
                     mode: mode.name(),
                     m,
                     trials: eps.len(),
-                    constant: args.constant,
+                    constant: c.constant,
                     epsilon_mean: s.mean,
                     epsilon_std: s.std,
                     epsilon_min: s.min,
@@ -360,7 +547,7 @@ pub fn run(ctx: &Context, args: RrcpArgs) -> Result<Outcome> {
         })
         .collect();
 
-    let out = OutputDir::create(&ctx.out_dir("rrcp"))?;
+    let out = OutputDir::create(out)?;
     out.write_csv("rrcp.csv", &rows)?;
     out.write_csv("rrcp_trace.csv", &trace)?;
     if scaling_study {
@@ -370,7 +557,11 @@ pub fn run(ctx: &Context, args: RrcpArgs) -> Result<Outcome> {
         }
         scaling_plot(&out, &modes, &scaling, &fits, &widths)?;
     }
-    let dir = ctx.finish(out, "rrcp", &args)?;
+    let ctx = Context {
+        seed: c.seed,
+        ..ctx.clone()
+    };
+    let dir = ctx.finish(out, command, params)?;
 
     // The largest lower bound of each mode over every (m, trial).
     let best_of = |mode: SearchMode| -> Option<&RrcpRow> {
@@ -385,7 +576,7 @@ pub fn run(ctx: &Context, args: RrcpArgs) -> Result<Outcome> {
         origin.weight_scale,
         net0.output_dim(),
         scale_name,
-        args.constant,
+        c.constant,
         dir.display()
     );
     if !violations.is_empty() {
@@ -444,9 +635,9 @@ pub fn run(ctx: &Context, args: RrcpArgs) -> Result<Outcome> {
         "widths": net0.widths(),
         "weight_scale": origin.weight_scale,
         "measurement_scale": scale_name,
-        "constant": args.constant,
-        "m": args.m,
-        "trials": args.trials,
+        "constant": c.constant,
+        "m": c.m,
+        "trials": c.trials,
         "theory_violations": violations,
         "results": rows,
     });

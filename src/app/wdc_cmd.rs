@@ -1,17 +1,23 @@
 //! `dpr-audit wdc`: the WDC constant of every layer of a network (sampled lower bound, and a
 //! certified interval for layers with two inputs), or a scaling study over `--k × --n`.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use super::cli::WdcArgs;
 use super::context::{Context, Outcome};
 use super::inputs::{NetworkOrigin, at_least, network, positive};
+use super::scaleout::{Ran, refuse_for_single, run_trials, sources};
 use crate::conditions::audit::{AuditReport, rescale_to_theory};
 use crate::conditions::certify::{Certificate, certify};
 use crate::conditions::wdc::{DENSE_MAX_INPUT, Domain, WdcEstimate, WdcSearch, estimate_layer};
-use crate::conditions::wdc_scaling::{StudyPlan, fit_widths, run_study, summarize};
+use crate::conditions::wdc_scaling::{ScalingRow, ScalingStudy, StudyPlan, fit_widths, summarize};
 use crate::core::network::Network;
 use crate::error::{Error, Result};
+use crate::exec::Study;
+use crate::exec::merge::{ShardFolder, collect};
+use crate::exec::store::MANIFEST_FILE;
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, line_plot};
 use crate::report::progress;
@@ -80,7 +86,13 @@ pub fn run(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
     validate(&args)?;
     match (&args.k, &args.n) {
         (Some(ks), Some(ns)) => scaling(ctx, &args, ks, ns),
-        _ => layers(ctx, args),
+        _ => {
+            refuse_for_single(
+                &args.scale_out,
+                "only the scaling study (--k/--n) runs as trials that can be sharded or resumed; drop the flag or add --k and --n",
+            )?;
+            layers(ctx, args)
+        }
     }
 }
 
@@ -339,12 +351,35 @@ fn scaling(ctx: &Context, args: &WdcArgs, ks: &[usize], ns: &[usize]) -> Result<
         certify: args.certify,
         tol: args.tol,
     };
-    let bar = progress::bar((ks.len() * ns.len() * args.trials) as u64, "wdc scaling", ctx.quiet);
-    let rows = run_study(ks, ns, args.trials, &plan, ctx.seed, &|| bar.inc(1));
-    bar.finish_and_clear();
+    let study = ScalingStudy::new(ks, ns, args.trials, &plan, ctx.seed);
+    let out = ctx.out_dir("wdc");
+    match run_trials(ctx, &study, &args.scale_out, &out, "wdc scaling")? {
+        Ran::Shard(outcome) => Ok(outcome),
+        Ran::Whole { folders, .. } => finalize(ctx, &study, &folders, &out, ("wdc", args)),
+    }
+}
+
+/// `dpr-audit merge` of WDC scaling shards: the outputs of the unsharded run.
+pub fn merge(ctx: &Context, folders: &[ShardFolder], out: &Path) -> Result<Outcome> {
+    let first = &folders[0];
+    let study = ScalingStudy::from_recorded(&first.manifest.config, &first.dir.join(MANIFEST_FILE))?;
+    let recorded = serde_json::json!({"merged_from": sources(folders), "config": study.config()});
+    finalize(ctx, &study, folders, out, ("merge", &recorded))
+}
+
+/// Writes the final outputs of a scaling study from the rows in `folders` (every trial exactly
+/// once) into `out`; `command` and its parameters go to `manifest.json`.
+fn finalize(
+    ctx: &Context,
+    study: &ScalingStudy,
+    folders: &[ShardFolder],
+    out: &Path,
+    (command, params): (&str, &impl Serialize),
+) -> Result<Outcome> {
+    let rows: Vec<ScalingRow> = collect(study, folders)?.into_iter().map(|(_, row)| row).collect();
     let summary = summarize(&rows);
     let fits = fit_widths(&summary);
-    let out = OutputDir::create(&ctx.out_dir("wdc"))?;
+    let out = OutputDir::create(out)?;
     out.write_csv("wdc_scaling.csv", &rows)?;
     out.write_csv("wdc_scaling_summary.csv", &summary)?;
     let series: Vec<Series> = fits
@@ -372,10 +407,14 @@ fn scaling(ctx: &Context, args: &WdcArgs, ks: &[usize], ns: &[usize]) -> Result<
         true,
         true,
     )?;
-    let dir = ctx.finish(out, "wdc", args)?;
+    let ctx = Context {
+        seed: study.config.seed,
+        ..ctx.clone()
+    };
+    let dir = ctx.finish(out, command, params)?;
     let mut human = format!(
         "WDC scaling study ({} trials per setting) → {}\n",
-        args.trials,
+        study.config.trials,
         dir.display()
     );
     for s in &summary {

@@ -4,9 +4,17 @@
 //! beyond the repository; `verify --specs DIR` is not needed to run the defaults.
 
 pub mod c0_expectation;
+pub mod c10_image_error;
 pub mod c1_expected_landscape;
 pub mod c2_wdc_scaling;
 pub mod c3_rrcp_scaling;
+pub mod c4_descent;
+pub mod c5_critical_points;
+pub mod c6_figure1;
+pub mod c7_sample_complexity;
+pub mod c8_negation_check;
+pub mod c9_image_ssim;
+pub mod image_experiment;
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +38,25 @@ pub const SPECS: &[(&str, &str)] = &[
     (
         "C3-rrcp-scaling.toml",
         include_str!("../../verify/C3-rrcp-scaling.toml"),
+    ),
+    ("C4-descent.toml", include_str!("../../verify/C4-descent.toml")),
+    (
+        "C5-critical-points.toml",
+        include_str!("../../verify/C5-critical-points.toml"),
+    ),
+    ("C6-figure1.toml", include_str!("../../verify/C6-figure1.toml")),
+    (
+        "C7-sample-complexity.toml",
+        include_str!("../../verify/C7-sample-complexity.toml"),
+    ),
+    (
+        "C8-negation-check.toml",
+        include_str!("../../verify/C8-negation-check.toml"),
+    ),
+    ("C9-image-ssim.toml", include_str!("../../verify/C9-image-ssim.toml")),
+    (
+        "C10-image-error.toml",
+        include_str!("../../verify/C10-image-error.toml"),
     ),
 ];
 
@@ -165,9 +192,16 @@ pub fn run(spec: &Spec, full: bool, seed: u64, dir: &ClaimDir<'_>) -> Result<Cla
         "C1" => c1_expected_landscape::run(spec, spec.params(full)?, seed, dir),
         "C2" => c2_wdc_scaling::run(spec, spec.params(full)?, seed, dir),
         "C3" => c3_rrcp_scaling::run(spec, spec.params(full)?, seed, dir),
+        "C4" => c4_descent::run(spec, spec.params(full)?, seed, dir),
+        "C5" => c5_critical_points::run(spec, spec.params(full)?, seed, dir),
+        "C6" => c6_figure1::run(spec, spec.params(full)?, seed, dir),
+        "C7" => c7_sample_complexity::run(spec, spec.params(full)?, seed, dir),
+        "C8" => c8_negation_check::run(spec, spec.params(full)?, seed, dir),
+        "C9" => c9_image_ssim::run(spec, spec.params(full)?, seed, dir),
+        "C10" => c10_image_error::run(spec, spec.params(full)?, seed, dir),
         other => Err(Error::Config {
             path: PathBuf::from(format!("verify/{other}")),
-            reason: format!("no claim implements id {other:?}; known ids: C0, C1, C2, C3"),
+            reason: format!("no claim implements id {other:?}; known ids: C0, C1, C2, C3, C4, C5, C6, C7, C8, C9, C10"),
         }),
     }
 }

@@ -3,23 +3,47 @@
 //! `ε ~ C √(k ln n / n)` (HV's Lemma: the WDC holds once `n ≥ C_ε k log k`, with
 //! `C_ε` growing like `ε^{-2} log(1/ε)`).
 
+use std::path::Path;
+
 use rayon::prelude::*;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::certify::certify;
-use super::wdc::{WdcSearch, estimate_layer};
+use super::wdc::{Domain, WdcSearch, estimate_layer};
 use crate::core::network::{Network, WeightScale};
+use crate::error::{Error, Result};
+use crate::exec::Study;
 use crate::rng::{Stream, stream};
 use crate::stats::{PowerLawFit, power_law_fit, spread};
 
+/// The labels a [`ScalingRow`] can carry, for reading rows back from a shard folder.
+const LABELS: [&str; 3] = ["lower_bound", "certified_interval", "normalized"];
+
+/// A fixed label of a row (an alias, so that serde does not treat the field as borrowed from
+/// the input when deserializing).
+type Label = &'static str;
+
+/// Reads one of [`LABELS`] back as the `&'static str` the row holds.
+fn known_label<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<&'static str, D::Error> {
+    let text = String::deserialize(d)?;
+    LABELS
+        .iter()
+        .find(|&&l| l == text)
+        .copied()
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown label {text:?} (known: {})", LABELS.join(", "))))
+}
+
 /// One (k, n, trial) of a scaling study.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ScalingRow {
     /// `lower_bound` (sampled search) or `certified_interval` (k = 2 certificate).
-    pub kind: &'static str,
+    #[serde(deserialize_with = "known_label")]
+    pub kind: Label,
     /// Master seed.
     pub seed: u64,
     /// Weight variance convention.
-    pub weight_scale: &'static str,
+    #[serde(deserialize_with = "known_label")]
+    pub weight_scale: Label,
     /// Input width k.
     pub k: usize,
     /// Output width n.
@@ -96,7 +120,8 @@ fn one(k: usize, n: usize, trial: u64, plan: &StudyPlan, n_min: usize, seed: u64
     }
 }
 
-/// Runs every (k, n, trial); `tick` is called after each (for a progress bar).
+/// Runs every (k, n, trial); `tick` is called after each (for a progress bar). The rows are
+/// those of [`ScalingStudy`], in trial-id order.
 pub fn run_study(
     ks: &[usize],
     ns: &[usize],
@@ -105,19 +130,138 @@ pub fn run_study(
     seed: u64,
     tick: &(dyn Fn() + Sync),
 ) -> Vec<ScalingRow> {
-    let n_min = ns.iter().copied().min().unwrap_or(1);
-    let tasks: Vec<(usize, usize, u64)> = ks
-        .iter()
-        .flat_map(|&k| ns.iter().flat_map(move |&n| (0..trials as u64).map(move |t| (k, n, t))))
-        .collect();
-    tasks
+    let study = ScalingStudy::new(ks, ns, trials, plan, seed);
+    (0..study.len())
         .into_par_iter()
-        .map(|(k, n, t)| {
-            let row = one(k, n, t, plan, n_min, seed);
+        .map(|id| {
+            let row = study.row(id);
             tick();
             row
         })
         .collect()
+}
+
+/// Everything the rows of a WDC scaling study depend on (recorded in shard manifests).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingConfig {
+    /// Input widths k.
+    pub ks: Vec<usize>,
+    /// Output widths n.
+    pub ns: Vec<usize>,
+    /// Independent networks per (k, n).
+    pub trials: usize,
+    /// Sampled pairs per layer at the smallest width.
+    pub pairs: usize,
+    /// Where pairs come from.
+    pub domain: Domain,
+    /// Worst sampled pairs refined by local search.
+    pub refine_starts: usize,
+    /// Local-search steps per start.
+    pub refine_steps: usize,
+    /// Scale the pair budget with `n / n_min`.
+    pub grow_pairs: bool,
+    /// Certify the k = 2 settings.
+    pub certify: bool,
+    /// Certificate tolerance.
+    pub tol: f64,
+    /// Master seed.
+    pub seed: u64,
+}
+
+/// A WDC scaling study as a [`Study`]: trial id `((k index) · |ns| + n index) · trials + t`,
+/// i.e. the order k, then n, then trial; each trial returns its one [`ScalingRow`].
+#[derive(Clone, Debug)]
+pub struct ScalingStudy {
+    /// The configuration.
+    pub config: ScalingConfig,
+}
+
+impl ScalingStudy {
+    /// The study of every (k, n, trial) searched by `plan` under master seed `seed`.
+    pub fn new(ks: &[usize], ns: &[usize], trials: usize, plan: &StudyPlan, seed: u64) -> Self {
+        Self {
+            config: ScalingConfig {
+                ks: ks.to_vec(),
+                ns: ns.to_vec(),
+                trials,
+                pairs: plan.search.pairs,
+                domain: plan.search.domain,
+                refine_starts: plan.search.refine_starts,
+                refine_steps: plan.search.refine_steps,
+                grow_pairs: plan.grow_pairs,
+                certify: plan.certify,
+                tol: plan.tol,
+                seed,
+            },
+        }
+    }
+
+    /// The study a shard manifest recorded (`path` names the manifest in errors).
+    pub fn from_recorded(config: &serde_json::Value, path: &Path) -> Result<Self> {
+        let config = ScalingConfig::deserialize(config).map_err(|e| Error::Trials {
+            path: path.to_path_buf(),
+            reason: format!("its configuration is not a WDC scaling study of this version ({e})"),
+        })?;
+        Ok(Self { config })
+    }
+
+    /// The search plan.
+    pub fn plan(&self) -> StudyPlan {
+        let c = &self.config;
+        StudyPlan {
+            search: WdcSearch {
+                pairs: c.pairs,
+                domain: c.domain,
+                refine_starts: c.refine_starts,
+                refine_steps: c.refine_steps,
+            },
+            grow_pairs: c.grow_pairs,
+            certify: c.certify,
+            tol: c.tol,
+        }
+    }
+
+    /// `(k, n, trial)` of trial `id`.
+    pub fn setting(&self, id: u64) -> (usize, usize, u64) {
+        let c = &self.config;
+        let trials = c.trials as u64;
+        let (setting, t) = (id / trials, id % trials);
+        let nn = c.ns.len() as u64;
+        (c.ks[(setting / nn) as usize], c.ns[(setting % nn) as usize], t)
+    }
+
+    /// The row of trial `id`.
+    pub fn row(&self, id: u64) -> ScalingRow {
+        let (k, n, t) = self.setting(id);
+        let n_min = self.config.ns.iter().copied().min().unwrap_or(1);
+        one(k, n, t, &self.plan(), n_min, self.config.seed)
+    }
+}
+
+impl Study for ScalingStudy {
+    type Row = ScalingRow;
+
+    fn kind(&self) -> &'static str {
+        "wdc-scaling"
+    }
+
+    fn config(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).expect("a WDC scaling configuration is plain data")
+    }
+
+    fn len(&self) -> u64 {
+        (self.config.ks.len() * self.config.ns.len() * self.config.trials) as u64
+    }
+
+    fn describe(&self, id: u64) -> String {
+        let (k, n, t) = self.setting(id);
+        format!("k = {k}, n = {n}, trial {t}")
+    }
+
+    fn run(&self, id: u64) -> Result<Vec<ScalingRow>> {
+        Ok(vec![self.row(id)])
+    }
 }
 
 /// Per (k, n): the spread of ε over trials.

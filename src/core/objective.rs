@@ -84,6 +84,16 @@ impl Problem {
             .sum()
     }
 
+    /// Values `f` of a `k × B` block of codes (forward passes only); column `j` equals
+    /// [`Problem::value`] of column `j` bit for bit.
+    pub fn values_batch(&self, x: MatRef<'_, f64>) -> Vec<f64> {
+        let (_, out) = self.net.forward_batch(x);
+        let c = matmul_block(self.meas.a.as_ref(), out.as_ref());
+        (0..x.ncols())
+            .map(|j| self.half_squared_residual(c.col_as_slice(j)))
+            .collect()
+    }
+
     /// Values and descent directions for a `k × B` block of codes in lock-step, through
     /// matrix–matrix products; column `j` equals [`Problem::evaluate`] of column `j` (the value
     /// bit for bit, the direction up to the rounding of sums taken in another order).

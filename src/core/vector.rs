@@ -52,6 +52,16 @@ pub fn sgn(t: f64) -> f64 {
     }
 }
 
+/// The sign-invariant relative error `min(‖x̂ − x‖, ‖x̂ + x‖) / ‖x‖` (THEORY.md §6): phase
+/// retrieval recovers a signal only up to its global sign. Infinite for `x = 0`.
+pub fn relative_error_up_to_sign(estimate: &[f64], truth: &[f64]) -> f64 {
+    debug_assert_eq!(estimate.len(), truth.len());
+    let (minus, plus) = estimate.iter().zip(truth).fold((0.0, 0.0), |(m, p), (e, t)| {
+        (m + (e - t) * (e - t), p + (e + t) * (e + t))
+    });
+    minus.min(plus).sqrt() / norm(truth)
+}
+
 /// True when every entry is finite.
 pub fn all_finite(a: &[f64]) -> bool {
     a.iter().all(|x| x.is_finite())

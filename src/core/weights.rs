@@ -166,20 +166,31 @@ fn to_f64(path: &Path, name: &str, view: &TensorView<'_>) -> Result<Vec<f64>> {
 /// Writes a network as F64 safetensors with its activations and `extra` metadata.
 /// The file is written to a temporary name and renamed, so a failure leaves nothing behind.
 pub fn save(net: &Network, path: &Path, extra: &BTreeMap<String, String>) -> Result<()> {
+    save_as(net, path, extra, Dtype::F64)
+}
+
+/// Writes a network as F32 safetensors (each value rounded to `f32`; exact for weights
+/// trained in `f32`, such as the decoders of `dpr-audit mnist train`), otherwise as [`save`].
+pub fn save_f32(net: &Network, path: &Path, extra: &BTreeMap<String, String>) -> Result<()> {
+    save_as(net, path, extra, Dtype::F32)
+}
+
+/// Little-endian bytes of `values` as `dtype` (`F32` or `F64`).
+fn encode(values: impl Iterator<Item = f64>, dtype: Dtype) -> Vec<u8> {
+    match dtype {
+        Dtype::F32 => values.flat_map(|v| (v as f32).to_le_bytes()).collect(),
+        _ => values.flat_map(f64::to_le_bytes).collect(),
+    }
+}
+
+fn save_as(net: &Network, path: &Path, extra: &BTreeMap<String, String>, dtype: Dtype) -> Result<()> {
     let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (i, layer) in net.layers().iter().enumerate() {
         let (rows, cols) = (layer.weight.nrows(), layer.weight.ncols());
-        let bytes = (0..rows)
-            .flat_map(|r| (0..cols).map(move |c| (r, c)))
-            .flat_map(|(r, c)| layer.weight[(r, c)].to_le_bytes())
-            .collect();
-        buffers.push((format!("W{}", i + 1), vec![rows, cols], bytes));
+        let row_major = (0..rows).flat_map(|r| (0..cols).map(move |c| layer.weight[(r, c)]));
+        buffers.push((format!("W{}", i + 1), vec![rows, cols], encode(row_major, dtype)));
         if let Some(b) = &layer.bias {
-            buffers.push((
-                format!("b{}", i + 1),
-                vec![rows],
-                b.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            ));
+            buffers.push((format!("b{}", i + 1), vec![rows], encode(b.iter().copied(), dtype)));
         }
     }
     let views: Vec<(String, TensorView<'_>)> = buffers
@@ -187,7 +198,7 @@ pub fn save(net: &Network, path: &Path, extra: &BTreeMap<String, String>) -> Res
         .map(|(name, shape, bytes)| {
             (
                 name.clone(),
-                TensorView::new(Dtype::F64, shape.clone(), bytes).expect("consistent sizes"),
+                TensorView::new(dtype, shape.clone(), bytes).expect("consistent sizes"),
             )
         })
         .collect();
@@ -196,5 +207,41 @@ pub fn save(net: &Network, path: &Path, extra: &BTreeMap<String, String>) -> Res
     meta.insert("activations".into(), acts.join(","));
     meta.insert("format".into(), "dpr-audit network v1".into());
     let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| bad(path, e.to_string()))?;
-    crate::report::output::write_atomic(path, &bytes)
+    crate::report::output::write_atomic(path, &canonical_header(&bytes).map_err(|e| bad(path, e))?)
+}
+
+/// The same safetensors buffer with every key of its JSON header in sorted order. The crate
+/// writes the metadata from a `HashMap`, whose order changes from run to run; sorted, the same
+/// network and metadata always give the same bytes (and SHA-256). Tensor data are untouched
+/// (their offsets are relative to the end of the header).
+fn canonical_header(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let too_short = || "serialized buffer shorter than its header".to_string();
+    let len_bytes: [u8; 8] = bytes
+        .get(..8)
+        .ok_or_else(too_short)?
+        .try_into()
+        .map_err(|_| too_short())?;
+    let len = usize::try_from(u64::from_le_bytes(len_bytes)).map_err(|e| e.to_string())?;
+    let header = bytes.get(8..8 + len).ok_or_else(too_short)?;
+    let value: serde_json::Value = serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    let mut json = serde_json::to_vec(&sorted_keys(value)).map_err(|e| e.to_string())?;
+    // The format pads the header with spaces to a multiple of 8 bytes.
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + json.len() + bytes.len() - 8 - len);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[8 + len..]);
+    Ok(out)
+}
+
+/// `value` with the keys of every object inserted in sorted order.
+fn sorted_keys(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let sorted: BTreeMap<String, serde_json::Value> =
+                map.into_iter().map(|(k, v)| (k, sorted_keys(v))).collect();
+            serde_json::Value::Object(sorted.into_iter().collect())
+        }
+        other => other,
+    }
 }

@@ -1,4 +1,5 @@
-//! Plots for the audit report: heat maps of a scalar field on a 2-D grid and line plots.
+//! Plots for the audit report: heat maps of a scalar field on a 2-D grid, line plots (with
+//! optional spread bars) and grids of grey-scale images.
 //!
 //! The output format follows the file extension: `.png` (bitmap) or `.svg` (vector); any
 //! other extension is an error. DejaVu Sans is compiled into the binary and registered as
@@ -26,6 +27,14 @@ static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FONT_FAMILY: &str = "sans-serif";
 /// Pixel size of heat maps.
 const HEATMAP_SIZE: (u32, u32) = (900, 700);
+/// Pixel size of two heat maps side by side, with the legend strip under them.
+const HEATMAP_PAIR_SIZE: (u32, u32) = (1800, 860);
+/// Height of the legend strip under a pair of heat maps (four rows).
+const LEGEND_STRIP_HEIGHT: u32 = 4 * LEGEND_ROW_HEIGHT as u32;
+/// Height of one legend row in the strip.
+const LEGEND_ROW_HEIGHT: i32 = 28;
+/// Legend entries per row of the strip.
+const LEGEND_STRIP_COLUMNS: i32 = 3;
 /// Pixel size of line plots.
 const LINE_PLOT_SIZE: (u32, u32) = (900, 600);
 /// Width of the colour-bar panel to the right of a heat map.
@@ -44,6 +53,8 @@ const NON_FINITE_COLOUR: RGBColor = RGBColor(160, 160, 160);
 const COLOUR_BAR_STEPS: usize = 256;
 /// Radius in pixels of a marker symbol on a heat map.
 const MARKER_RADIUS: f64 = 8.0;
+/// Half-size in pixels of an overlay symbol (small, to leave the field visible).
+const OVERLAY_RADIUS: i32 = 3;
 
 /// Viridis (matplotlib) sampled at 0, 0.1, …, 1; [`viridis`] interpolates linearly.
 const VIRIDIS: [(u8, u8, u8); 11] = [
@@ -72,6 +83,15 @@ const SERIES_COLOURS: [RGBColor; 10] = [
     RGBColor(127, 127, 127),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+];
+
+/// Colours of overlay symbols and outlines, chosen to stand out against viridis and against
+/// the white legend strip.
+const OVERLAY_COLOURS: [RGBColor; 4] = [
+    RGBColor(228, 26, 28),
+    RGBColor(0, 190, 255),
+    RGBColor(255, 127, 0),
+    RGBColor(255, 0, 255),
 ];
 
 /// Fill colours of heat-map markers, chosen to stand out against viridis.
@@ -103,7 +123,7 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-/// A heat map of `values` on a regular grid: `values[iy * xs.len() + ix]` is the value at (xs[ix], ys[iy]).
+/// A heat map of `values` on a regular grid: `values[iy * xs.len() + ix]` is the value at `(xs[ix], ys[iy])`.
 /// Non-finite values are drawn in grey. A colour bar with `value_label` is drawn on the right; markers are drawn as
 /// distinct symbols with a legend. `title` on top, axis labels `x_label`, `y_label`.
 ///
@@ -124,28 +144,91 @@ pub fn heatmap(
 ) -> Result<()> {
     let fail = |reason: String| plot_error(path, reason);
     output_format(path).map_err(fail)?;
-    check_grid(xs, ys, values).map_err(fail)?;
-    check_markers(markers).map_err(fail)?;
-    let (x_edges, y_edges) = (cell_edges(xs), cell_edges(ys));
-    let colour_range = colour_range(values);
-    drawable_span("x", &(x_edges[0]..x_edges[xs.len()])).map_err(fail)?;
-    drawable_span("y", &(y_edges[0]..y_edges[ys.len()])).map_err(fail)?;
-    drawable_span("value", &colour_range).map_err(fail)?;
-    let figure = HeatMap {
-        labels: Labels {
-            title,
+    let layers = Layers {
+        markers,
+        ..Layers::default()
+    };
+    let labels = Labels {
+        title,
+        x: x_label,
+        y: y_label,
+    };
+    let figure = HeatMap::new(labels, value_label, xs, ys, values, &layers).map_err(fail)?;
+    render(path, HEATMAP_SIZE, &figure)
+}
+
+/// Points drawn over a heat map with one small symbol (e.g. the probe points of one class).
+#[derive(Clone, Debug)]
+pub struct Overlay {
+    /// Legend text.
+    pub label: String,
+    /// The points, in data units; those outside the grid's cells are not drawn.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A curve drawn over a heat map (e.g. the boundary of a ball), joined in the given order;
+/// the parts outside the grid's cells are not drawn.
+#[derive(Clone, Debug)]
+pub struct Outline {
+    /// Legend text.
+    pub label: String,
+    /// The vertices, in data units.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// What is drawn on top of every panel of a heat map: markers (large symbols), overlays
+/// (small symbols) and outlines (curves), each with a legend entry.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Layers<'a> {
+    /// Labelled single points.
+    pub markers: &'a [Marker],
+    /// Point sets.
+    pub overlays: &'a [Overlay],
+    /// Curves.
+    pub outlines: &'a [Outline],
+}
+
+/// One panel of [`heatmap_pair`]: a field on the shared grid with its own title and colour bar.
+#[derive(Clone, Copy, Debug)]
+pub struct Panel<'a> {
+    /// Title above the panel.
+    pub title: &'a str,
+    /// Label of the panel's colour bar.
+    pub value_label: &'a str,
+    /// `values[iy * xs.len() + ix]` is the value at `(xs[ix], ys[iy])`.
+    pub values: &'a [f64],
+}
+
+/// Two heat maps side by side on the same grid (e.g. an empirical field and its expectation),
+/// each with its own colour bar, under a common `title`, with the same `layers` drawn on both.
+/// The grid rules of [`heatmap`] apply to each panel.
+#[allow(clippy::too_many_arguments)]
+pub fn heatmap_pair<'a>(
+    path: &Path,
+    title: &'a str,
+    x_label: &'a str,
+    y_label: &'a str,
+    xs: &[f64],
+    ys: &[f64],
+    panels: [Panel<'a>; 2],
+    layers: &Layers<'a>,
+) -> Result<()> {
+    let fail = |reason: String| plot_error(path, reason);
+    output_format(path).map_err(fail)?;
+    let map = |p: Panel<'a>| {
+        let labels = Labels {
+            title: p.title,
             x: x_label,
             y: y_label,
-        },
-        value_label,
-        x_edges,
-        y_edges,
-        nx: xs.len(),
-        values,
-        colour_range,
-        markers,
+        };
+        HeatMap::new(labels, p.value_label, xs, ys, p.values, layers).map(|map| HeatMap { legend: false, ..map })
     };
-    render(path, HEATMAP_SIZE, &figure)
+    let [left, right] = panels;
+    let figure = HeatMapPair {
+        title,
+        maps: [map(left).map_err(fail)?, map(right).map_err(fail)?],
+    };
+    render(path, HEATMAP_PAIR_SIZE, &figure)
 }
 
 /// Line plot of several series with points marked and a legend; optional log10 axes (then non-positive points are skipped).
@@ -161,23 +244,87 @@ pub fn line_plot(
     log_x: bool,
     log_y: bool,
 ) -> Result<()> {
-    let fail = |reason: String| plot_error(path, reason);
-    output_format(path).map_err(fail)?;
-    if series.is_empty() {
-        return Err(fail("no series to plot".into()));
-    }
-    let curves: Vec<Curve<'_>> = series
+    let curves = series
         .iter()
         .map(|s| Curve {
             label: &s.label,
             points: drawable_points(&s.points, log_x, log_y),
+            bars: Vec::new(),
         })
-        .filter(|c| !c.points.is_empty())
         .collect();
+    draw_line_plot(path, [title, x_label, y_label], curves, (log_x, log_y), false)
+}
+
+/// A curve with a spread at every point (e.g. the mean over images with their minimum and
+/// maximum).
+#[derive(Clone, Debug)]
+pub struct SpreadSeries {
+    /// Legend text.
+    pub label: String,
+    /// The points `(x, y, lo, hi)`: the curve passes through `(x, y)`; a vertical bar with caps
+    /// spans `lo..hi` at `x`.
+    pub points: Vec<(f64, f64, f64, f64)>,
+}
+
+/// [`line_plot`] with a vertical bar from `lo` to `hi` at every point (the legend says what
+/// the bars are). A point is drawn when `(x, y)` is; a bar end that cannot be drawn (not
+/// finite, or ≤ 0 on a log axis) is clamped to `y`.
+pub fn line_plot_with_spread(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[SpreadSeries],
+    log_x: bool,
+    log_y: bool,
+) -> Result<()> {
+    let ok = |v: f64, log: bool| v.is_finite() && (!log || v > 0.0);
+    let curves = series
+        .iter()
+        .map(|s| {
+            let kept: Vec<(f64, f64, f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|&(x, y, _, _)| ok(x, log_x) && ok(y, log_y))
+                .collect();
+            let end = |y: f64, v: f64| if ok(v, log_y) { v } else { y };
+            Curve {
+                label: &s.label,
+                points: kept.iter().map(|&(x, y, _, _)| (x, y)).collect(),
+                bars: kept.iter().map(|&(x, y, lo, hi)| (x, end(y, lo), end(y, hi))).collect(),
+            }
+        })
+        .collect();
+    draw_line_plot(path, [title, x_label, y_label], curves, (log_x, log_y), true)
+}
+
+/// Checks the format and that there are series, drops the curves left without drawable
+/// points, validates the axes (bars included) and draws; `[title, x label, y label]`. The
+/// legend goes top right, or (`place_legend`) in the right-hand corner with fewer points.
+fn draw_line_plot(
+    path: &Path,
+    [title, x_label, y_label]: [&str; 3],
+    curves: Vec<Curve<'_>>,
+    (log_x, log_y): (bool, bool),
+    place_legend: bool,
+) -> Result<()> {
+    let fail = |reason: String| plot_error(path, reason);
+    output_format(path).map_err(fail)?;
+    if curves.is_empty() {
+        return Err(fail("no series to plot".into()));
+    }
+    let curves: Vec<Curve<'_>> = curves.into_iter().filter(|c| !c.points.is_empty()).collect();
+    let labels = Labels {
+        title,
+        x: x_label,
+        y: y_label,
+    };
     let all = || curves.iter().flat_map(|c| c.points.iter());
+    let bar_ends = || curves.iter().flat_map(|c| c.bars.iter().flat_map(|b| [b.1, b.2]));
     let (Some(x_range), Some(y_range)) = (
         axis_range(all().map(|p| p.0), log_x),
-        axis_range(all().map(|p| p.1), log_y),
+        axis_range(all().map(|p| p.1).chain(bar_ends()), log_y),
     ) else {
         let why = if log_x || log_y {
             "no series has a finite point (log axes also drop values <= 0)"
@@ -188,21 +335,27 @@ pub fn line_plot(
     };
     drawable_span("x", &x_range).map_err(fail)?;
     drawable_span("y", &y_range).map_err(fail)?;
-    let figure = LinePlot {
-        labels: Labels {
-            title,
-            x: x_label,
-            y: y_label,
-        },
-        curves,
-        x: Axis {
+    let (x, y) = (
+        Axis {
             range: x_range,
             log: log_x,
         },
-        y: Axis {
+        Axis {
             range: y_range,
             log: log_y,
         },
+    );
+    let legend = if place_legend {
+        emptier_right_corner(&curves, &x, &y)
+    } else {
+        LegendCorner::UpperRight
+    };
+    let figure = LinePlot {
+        labels,
+        curves,
+        x,
+        y,
+        legend,
     };
     render(path, LINE_PLOT_SIZE, &figure)
 }
@@ -433,7 +586,97 @@ struct HeatMap<'a> {
     nx: usize,
     values: &'a [f64],
     colour_range: Range<f64>,
-    markers: &'a [Marker],
+    layers: Layers<'a>,
+    /// Whether the chart draws its own legend box (a pair draws one strip for both panels).
+    legend: bool,
+}
+
+impl<'a> HeatMap<'a> {
+    /// Validates the grid and the layers and fixes the colour range.
+    fn new(
+        labels: Labels<'a>,
+        value_label: &'a str,
+        xs: &[f64],
+        ys: &[f64],
+        values: &'a [f64],
+        layers: &Layers<'a>,
+    ) -> DrawResult<Self> {
+        check_grid(xs, ys, values)?;
+        check_markers(layers.markers)?;
+        let (x_edges, y_edges) = (cell_edges(xs), cell_edges(ys));
+        let colour_range = colour_range(values);
+        drawable_span("x", &(x_edges[0]..x_edges[xs.len()]))?;
+        drawable_span("y", &(y_edges[0]..y_edges[ys.len()]))?;
+        drawable_span("value", &colour_range)?;
+        Ok(Self {
+            labels,
+            value_label,
+            x_edges,
+            y_edges,
+            nx: xs.len(),
+            values,
+            colour_range,
+            layers: *layers,
+            legend: true,
+        })
+    }
+}
+
+/// Two validated heat maps side by side under one title.
+struct HeatMapPair<'a> {
+    title: &'a str,
+    maps: [HeatMap<'a>; 2],
+}
+
+impl Figure for HeatMapPair<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let body = root
+            .margin(MARGIN, 0, 0, 0)
+            .titled(self.title, font(30.0))
+            .map_err(draw_error)?;
+        let (width, height) = body.dim_in_pixel();
+        let (panels, strip) = body.split_vertically(height.saturating_sub(LEGEND_STRIP_HEIGHT));
+        let (left, right) = panels.split_horizontally(width / 2);
+        self.maps[0].draw(&left)?;
+        self.maps[1].draw(&right)?;
+        draw_legend_strip(&strip, &self.maps[0].layers)
+    }
+}
+
+/// The legend of a pair, as rows of [`LEGEND_STRIP_COLUMNS`] entries under the panels (so it
+/// covers no data): markers, then overlays (with their point counts), then outlines.
+fn draw_legend_strip<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, layers: &Layers<'_>) -> DrawResult {
+    let column_width = area.dim_in_pixel().0 as i32 / LEGEND_STRIP_COLUMNS;
+    let slot = |n: usize| {
+        let (row, col) = (n as i32 / LEGEND_STRIP_COLUMNS, n as i32 % LEGEND_STRIP_COLUMNS);
+        (col * column_width + 40, row * LEGEND_ROW_HEIGHT + LEGEND_ROW_HEIGHT / 2)
+    };
+    let text = |at: BackendCoord, label: &str| Text::new(label.to_string(), (at.0 + 18, at.1 - 10), font(19.0));
+    let mut n = 0;
+    for (i, m) in layers.markers.iter().enumerate() {
+        let at = slot(n);
+        area.draw(&marker_glyph::<BackendCoord, DB>(i, at, MARKER_RADIUS - 1.0))
+            .map_err(draw_error)?;
+        area.draw(&text(at, &m.label)).map_err(draw_error)?;
+        n += 1;
+    }
+    for (i, o) in layers.overlays.iter().enumerate() {
+        let at = slot(n);
+        area.draw(&overlay_glyph::<BackendCoord, DB>(i, at))
+            .map_err(draw_error)?;
+        area.draw(&text(at, &format!("{} ({})", o.label, o.points.len())))
+            .map_err(draw_error)?;
+        n += 1;
+    }
+    for (i, o) in layers.outlines.iter().enumerate() {
+        let at = slot(n);
+        let style = OVERLAY_COLOURS[(i + 1) % OVERLAY_COLOURS.len()].stroke_width(3);
+        area.draw(&PathElement::new(vec![(at.0 - 12, at.1), (at.0 + 12, at.1)], style))
+            .map_err(draw_error)?;
+        area.draw(&text(at, &o.label)).map_err(draw_error)?;
+        n += 1;
+    }
+    Ok(())
 }
 
 impl Figure for HeatMap<'_> {
@@ -471,7 +714,26 @@ impl HeatMap<'_> {
             .draw()
             .map_err(draw_error)?;
         chart.draw_series(self.cells()).map_err(draw_error)?;
-        draw_markers(&mut chart, self.markers)
+        let inside =
+            |&(x, y): &(f64, f64)| (xe[0]..=xe[xe.len() - 1]).contains(&x) && (ye[0]..=ye[ye.len() - 1]).contains(&y);
+        for (i, outline) in self.layers.outlines.iter().enumerate() {
+            draw_outline(
+                &mut chart,
+                outline,
+                OVERLAY_COLOURS[(i + 1) % OVERLAY_COLOURS.len()],
+                &inside,
+            )?;
+        }
+        for (i, overlay) in self.layers.overlays.iter().enumerate() {
+            draw_overlay(&mut chart, overlay, i, &inside)?;
+        }
+        draw_markers(&mut chart, self.layers.markers)?;
+        let layers = &self.layers;
+        let any = !(layers.markers.is_empty() && layers.overlays.is_empty() && layers.outlines.is_empty());
+        if self.legend && any {
+            draw_legend(&mut chart)?;
+        }
+        Ok(())
     }
 
     /// One filled rectangle per grid value.
@@ -536,6 +798,73 @@ impl HeatMap<'_> {
     }
 }
 
+/// The symbol of overlay `index`: a cross (×, then +, alternating) in its colour.
+fn overlay_glyph<C, DB: DrawingBackend>(
+    index: usize,
+    at: C,
+) -> ComposedElement<C, DB, PathElement<BackendCoord>, PathElement<BackendCoord>> {
+    let r = OVERLAY_RADIUS;
+    let colour = OVERLAY_COLOURS[index % OVERLAY_COLOURS.len()].stroke_width(2);
+    let (a, b) = if index.is_multiple_of(2) {
+        ([(-r, -r), (r, r)], [(-r, r), (r, -r)])
+    } else {
+        ([(-r, 0), (r, 0)], [(0, -r), (0, r)])
+    };
+    EmptyElement::at(at) + PathElement::new(a.to_vec(), colour) + PathElement::new(b.to_vec(), colour)
+}
+
+/// Draws the overlay's points that lie inside the grid, with its legend entry (also when none
+/// is inside, so the legend always lists what was looked for).
+fn draw_overlay<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    overlay: &Overlay,
+    index: usize,
+    inside: &dyn Fn(&(f64, f64)) -> bool,
+) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let glyphs = overlay
+        .points
+        .iter()
+        .filter(|p| p.0.is_finite() && p.1.is_finite() && inside(p))
+        .map(|&p| overlay_glyph::<(f64, f64), DB>(index, p));
+    chart
+        .draw_series(glyphs)
+        .map_err(draw_error)?
+        .label(format!("{} ({})", overlay.label, overlay.points.len()))
+        .legend(move |at| overlay_glyph::<BackendCoord, DB>(index, at));
+    Ok(())
+}
+
+/// Draws the runs of consecutive outline vertices inside the grid, with a legend entry.
+fn draw_outline<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    outline: &Outline,
+    colour: RGBColor,
+    inside: &dyn Fn(&(f64, f64)) -> bool,
+) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let style = colour.stroke_width(2);
+    let runs = outline
+        .points
+        .split(|p| !(p.0.is_finite() && p.1.is_finite() && inside(p)))
+        .filter(|run| run.len() >= 2)
+        .map(|run| PathElement::new(run.to_vec(), style));
+    chart
+        .draw_series(runs)
+        .map_err(draw_error)?
+        .label(outline.label.clone())
+        .legend(move |(x, y)| PathElement::new(vec![(x - 12, y), (x + 12, y)], style));
+    Ok(())
+}
+
 /// A pixel position or offset (plotters' backend coordinate).
 type BackendCoord = (i32, i32);
 
@@ -577,9 +906,6 @@ where
     X: Ranged<ValueType = f64>,
     Y: Ranged<ValueType = f64>,
 {
-    if markers.is_empty() {
-        return Ok(());
-    }
     for (i, m) in markers.iter().enumerate() {
         let glyph: Glyph<(f64, f64), DB> = marker_glyph(i, (m.x, m.y), MARKER_RADIUS);
         chart
@@ -588,7 +914,7 @@ where
             .label(m.label.clone())
             .legend(move |at| marker_glyph::<BackendCoord, DB>(i, at, MARKER_RADIUS - 1.0));
     }
-    draw_legend(chart)
+    Ok(())
 }
 
 /// The legend box of a chart, top right, over a translucent white background.
@@ -598,9 +924,52 @@ where
     X: Ranged<ValueType = f64>,
     Y: Ranged<ValueType = f64>,
 {
+    draw_legend_at(chart, LegendCorner::UpperRight)
+}
+
+/// Where a line plot's legend goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LegendCorner {
+    UpperRight,
+    LowerRight,
+}
+
+/// The right-hand corner where the legend covers fewer points and bar ends (ties: upper): of
+/// the right 40% of the plot, the top and the bottom 35%, in the axes' own (log or linear)
+/// coordinates.
+fn emptier_right_corner(curves: &[Curve<'_>], x: &Axis, y: &Axis) -> LegendCorner {
+    let unit = |v: f64, a: &Axis| {
+        let map = |t: f64| if a.log { t.log10() } else { t };
+        (map(v) - map(a.range.start)) / (map(a.range.end) - map(a.range.start))
+    };
+    let points = curves.iter().flat_map(|c| {
+        let bar_ends = c.bars.iter().flat_map(|b| [(b.0, b.1), (b.0, b.2)]);
+        c.points.iter().copied().chain(bar_ends)
+    });
+    let right: Vec<f64> = points.filter(|p| unit(p.0, x) > 0.6).map(|p| unit(p.1, y)).collect();
+    let upper = right.iter().filter(|&&v| v > 0.65).count();
+    let lower = right.iter().filter(|&&v| v < 0.35).count();
+    if upper > lower {
+        LegendCorner::LowerRight
+    } else {
+        LegendCorner::UpperRight
+    }
+}
+
+/// The legend box at `corner`, over a translucent white background.
+fn draw_legend_at<'a, DB, X, Y>(chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>, corner: LegendCorner) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let position = match corner {
+        LegendCorner::UpperRight => SeriesLabelPosition::UpperRight,
+        LegendCorner::LowerRight => SeriesLabelPosition::LowerRight,
+    };
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(font(19.0))
@@ -613,6 +982,8 @@ where
 struct Curve<'a> {
     label: &'a str,
     points: Vec<(f64, f64)>,
+    /// Vertical bars `(x, lo, hi)` (empty for a plain curve).
+    bars: Vec<(f64, f64, f64)>,
 }
 
 /// One axis of a line plot.
@@ -627,6 +998,7 @@ struct LinePlot<'a> {
     curves: Vec<Curve<'a>>,
     x: Axis,
     y: Axis,
+    legend: LegendCorner,
 }
 
 /// The points that can be drawn: finite, and positive on a log axis.
@@ -766,7 +1138,7 @@ impl LinePlot<'_> {
         for (i, curve) in self.curves.iter().enumerate() {
             draw_curve(&mut chart, curve, SERIES_COLOURS[i % SERIES_COLOURS.len()])?;
         }
-        draw_legend(&mut chart)
+        draw_legend_at(&mut chart, self.legend)
     }
 }
 
@@ -793,7 +1165,161 @@ where
         });
     let dots = curve.points.iter().map(|&p| Circle::new(p, 3, colour.filled()));
     chart.draw_series(dots).map_err(draw_error)?;
+    // Spread bars: a vertical line from lo to hi with a short cap at each end.
+    let thin = colour.stroke_width(1);
+    let spans = curve
+        .bars
+        .iter()
+        .map(|&(x, lo, hi)| PathElement::new(vec![(x, lo), (x, hi)], thin));
+    chart.draw_series(spans).map_err(draw_error)?;
+    let caps = curve
+        .bars
+        .iter()
+        .flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)])
+        .map(|p| EmptyElement::at(p) + PathElement::new(vec![(-4, 0), (4, 0)], thin));
+    chart.draw_series(caps).map_err(draw_error)?;
     Ok(())
+}
+
+/// Screen pixels per image pixel in [`image_grid`].
+const GRID_PIXEL_SCALE: u32 = 3;
+/// Gap between two images of [`image_grid`], in screen pixels.
+const GRID_GAP: u32 = 6;
+/// Width of the row-label column of [`image_grid`].
+const GRID_LABEL_WIDTH: u32 = 260;
+/// Height of the title band of [`image_grid`].
+const GRID_TITLE_HEIGHT: u32 = 48;
+/// Height of the column-label band of [`image_grid`].
+const GRID_HEADER_HEIGHT: u32 = 28;
+
+/// One row of an [`image_grid`]: a label and one square grey-scale image per column
+/// (row-major, `side²` values, 0 = black, 1 = white, clamped); `None` draws the blank (all
+/// black) image.
+#[derive(Clone, Debug)]
+pub struct GridRow {
+    /// Text left of the row.
+    pub label: String,
+    /// One image per column.
+    pub images: Vec<Option<Vec<f64>>>,
+}
+
+/// A grid of grey-scale images (e.g. digits and their reconstructions): `title` on top,
+/// `column_labels` above the columns, one labelled row per [`GridRow`]. Every image is
+/// `side × side`; non-finite pixels are drawn grey. Errors when a row does not have one
+/// image per column or an image has the wrong size.
+pub fn image_grid(path: &Path, title: &str, side: usize, column_labels: &[String], rows: &[GridRow]) -> Result<()> {
+    let fail = |reason: String| plot_error(path, reason);
+    output_format(path).map_err(fail)?;
+    if rows.is_empty() || column_labels.is_empty() || side == 0 {
+        return Err(fail(
+            "an image grid needs at least one row, one column and a positive side".into(),
+        ));
+    }
+    for row in rows {
+        if row.images.len() != column_labels.len() {
+            return Err(fail(format!(
+                "row {:?} has {} images for {} columns",
+                row.label,
+                row.images.len(),
+                column_labels.len()
+            )));
+        }
+        if let Some(bad) = row.images.iter().flatten().find(|im| im.len() != side * side) {
+            return Err(fail(format!(
+                "row {:?} has an image of {} pixels; a {side}×{side} image has {}",
+                row.label,
+                bad.len(),
+                side * side
+            )));
+        }
+    }
+    let cell = side as u32 * GRID_PIXEL_SCALE;
+    // About 0.55 em per character of the 24-pixel title.
+    let title_width = 2 * MARGIN + (title.chars().count() as f64 * 13.5) as u32;
+    let size = (
+        (GRID_LABEL_WIDTH + column_labels.len() as u32 * (cell + GRID_GAP) + MARGIN).max(title_width),
+        GRID_TITLE_HEIGHT + GRID_HEADER_HEIGHT + rows.len() as u32 * (cell + GRID_GAP) + MARGIN,
+    );
+    let figure = ImageGrid {
+        title,
+        side,
+        cell,
+        column_labels,
+        rows,
+    };
+    render(path, size, &figure)
+}
+
+/// A validated image grid, ready to draw.
+struct ImageGrid<'a> {
+    title: &'a str,
+    side: usize,
+    cell: u32,
+    column_labels: &'a [String],
+    rows: &'a [GridRow],
+}
+
+impl ImageGrid<'_> {
+    /// Top-left screen corner of the image at (`row`, `column`).
+    fn corner(&self, row: usize, column: usize) -> (i32, i32) {
+        let step = self.cell + GRID_GAP;
+        (
+            (GRID_LABEL_WIDTH + column as u32 * step) as i32,
+            (GRID_TITLE_HEIGHT + GRID_HEADER_HEIGHT + row as u32 * step) as i32,
+        )
+    }
+
+    /// Draws one image (or the blank one) with its top-left corner at `at`.
+    fn draw_image<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        at: (i32, i32),
+        image: Option<&[f64]>,
+    ) -> DrawResult {
+        let scale = GRID_PIXEL_SCALE as i32;
+        for r in 0..self.side {
+            for c in 0..self.side {
+                let colour = match image.map(|im| im[r * self.side + c]) {
+                    None => BLACK,
+                    Some(v) if !v.is_finite() => NON_FINITE_COLOUR,
+                    Some(v) => {
+                        let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+                        RGBColor(g, g, g)
+                    }
+                };
+                let (x, y) = (at.0 + c as i32 * scale, at.1 + r as i32 * scale);
+                root.draw(&Rectangle::new([(x, y), (x + scale, y + scale)], colour.filled()))
+                    .map_err(draw_error)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Figure for ImageGrid<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        root.draw(&Text::new(self.title, (MARGIN as i32, 10), font(24.0)))
+            .map_err(draw_error)?;
+        for (j, label) in self.column_labels.iter().enumerate() {
+            let (x, y) = self.corner(0, j);
+            root.draw(&Text::new(
+                label.as_str(),
+                (x, y - GRID_HEADER_HEIGHT as i32 + 4),
+                font(16.0),
+            ))
+            .map_err(draw_error)?;
+        }
+        for (i, row) in self.rows.iter().enumerate() {
+            let (_, y) = self.corner(i, 0);
+            let label_y = y + self.cell as i32 / 2 - 8;
+            root.draw(&Text::new(row.label.as_str(), (MARGIN as i32, label_y), font(16.0)))
+                .map_err(draw_error)?;
+            for (j, image) in row.images.iter().enumerate() {
+                self.draw_image(root, self.corner(i, j), image.as_deref())?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -883,6 +1409,68 @@ mod tests {
             heatmap(&path, "f(x, y)", "x", "y", "f", &xs, &ys, &values, &markers()).expect("heat map renders");
             assert_written(&path);
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn heatmap_pair_with_overlays_and_outlines_writes_png_and_svg() {
+        let dir = temp_dir("pair");
+        let (xs, ys) = (grid(21), grid(15));
+        let values = field(&xs, &ys);
+        let other: Vec<f64> = values.iter().map(|v| -v).collect();
+        let overlays = [
+            Overlay {
+                label: "inside and outside".into(),
+                points: vec![(0.1, 0.2), (5.0, 5.0), (f64::NAN, 0.0)],
+            },
+            Overlay {
+                label: "none".into(),
+                points: vec![],
+            },
+        ];
+        let outlines = [Outline {
+            label: "circle crossing the edge".into(),
+            points: (0..=64)
+                .map(|i| {
+                    let a = std::f64::consts::TAU * i as f64 / 64.0;
+                    (0.8 + 0.5 * a.cos(), 0.5 * a.sin())
+                })
+                .collect(),
+        }];
+        let markers = markers();
+        let layers = Layers {
+            markers: &markers,
+            overlays: &overlays,
+            outlines: &outlines,
+        };
+        let panels = [
+            Panel {
+                title: "f",
+                value_label: "f",
+                values: &values,
+            },
+            Panel {
+                title: "-f",
+                value_label: "-f",
+                values: &other,
+            },
+        ];
+        for name in ["pair.png", "pair.svg"] {
+            let path = dir.join(name);
+            heatmap_pair(&path, "two fields", "s", "t", &xs, &ys, panels, &layers).expect("pair renders");
+            assert_written(&path);
+        }
+        let short = [
+            Panel {
+                values: &values[1..],
+                ..panels[0]
+            },
+            panels[1],
+        ];
+        assert_plot_error(
+            heatmap_pair(&dir.join("bad.png"), "t", "s", "t", &xs, &ys, short, &layers),
+            "values has",
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -1004,5 +1592,68 @@ mod tests {
         assert_eq!(tick_label(0.5), "0.5");
         assert_eq!(tick_label(1e-6), "1e-6");
         assert_eq!(tick_label(123456.0), "1.23e5");
+    }
+
+    #[test]
+    fn spread_plots_and_image_grids_render_and_check_their_input() {
+        let dir = temp_dir("spread-grid");
+        let rising = SpreadSeries {
+            label: "rising".into(),
+            points: vec![
+                (1.0, 0.2, 0.1, 0.3),
+                (10.0, 0.9, 0.8, 1.0),
+                (100.0, 0.95, f64::NAN, 0.99),
+            ],
+        };
+        let falling = SpreadSeries {
+            label: "falling, one bar end below 0".into(),
+            points: vec![(1.0, 0.5, -0.1, 0.6), (100.0, 0.01, 0.005, 0.02)],
+        };
+        for (log_y, ext) in [(false, "png"), (true, "svg")] {
+            let path = dir.join(format!("spread.{ext}"));
+            line_plot_with_spread(&path, "t", "m", "y", &[rising.clone(), falling.clone()], true, log_y)
+                .expect("spread plot renders");
+            assert_written(&path);
+        }
+        // Rising curves fill the upper right: the legend moves down.
+        let curve = |s: &SpreadSeries| Curve {
+            label: "c",
+            points: s.points.iter().map(|p| (p.0, p.1)).collect(),
+            bars: Vec::new(),
+        };
+        let axis = |range: Range<f64>, log: bool| Axis { range, log };
+        let (x, y) = (axis(0.5..200.0, true), axis(0.0..1.0, false));
+        assert_eq!(
+            emptier_right_corner(&[curve(&rising)], &x, &y),
+            LegendCorner::LowerRight
+        );
+        assert_eq!(
+            emptier_right_corner(&[curve(&falling)], &x, &y),
+            LegendCorner::UpperRight
+        );
+        assert_plot_error(
+            line_plot_with_spread(&dir.join("none.png"), "t", "x", "y", &[], false, false),
+            "no series",
+        );
+
+        let image = |v: f64| Some(vec![v; 9]);
+        let rows = vec![
+            GridRow {
+                label: "truth".into(),
+                images: vec![image(1.0), image(f64::NAN)],
+            },
+            GridRow {
+                label: "estimate".into(),
+                images: vec![None, image(0.5)],
+            },
+        ];
+        let columns = vec!["a".to_string(), "b".to_string()];
+        let png = dir.join("grid.png");
+        image_grid(&png, "a grid", 3, &columns, &rows).expect("grid renders");
+        assert_written(&png);
+        assert_plot_error(image_grid(&png, "t", 3, &columns[..1], &rows), "2 images for 1 columns");
+        assert_plot_error(image_grid(&png, "t", 4, &columns, &rows), "a 4×4 image has 16");
+        assert_plot_error(image_grid(&png, "t", 3, &columns, &[]), "at least one row");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

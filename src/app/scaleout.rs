@@ -1,0 +1,97 @@
+//! The shared flow of a subcommand whose work is a [`Study`] (`wdc`/`rrcp` scaling studies):
+//! run the trials into `OUT/shard-0-of-1/` (or, with `--shard i/N`, only shard `i`'s trials
+//! into `OUT/shard-i-of-N/`), resumable with `--resume`, then hand the folders to the
+//! command's finaliser, which `dpr-audit merge` calls too, so both paths write byte-identical
+//! CSV files (see [`crate::exec`]).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::cli::ScaleOutArgs;
+use super::context::{Context, Outcome};
+use crate::error::{Error, Result};
+use crate::exec::Study;
+use crate::exec::merge::{ShardFolder, read_folders};
+use crate::exec::run::{Invocation, ShardReport, run_shard};
+use crate::exec::shard::Shard;
+use crate::report::progress;
+
+/// What running a study's trials left to do.
+pub enum Ran {
+    /// A shard ran; its summary (the final outputs come from `merge`).
+    Shard(Outcome),
+    /// Every trial ran (or was found done): the folder to finalise from.
+    Whole {
+        /// The one shard folder, `OUT/shard-0-of-1`.
+        folders: Vec<ShardFolder>,
+        /// What the run did.
+        report: ShardReport,
+        /// Wall-clock seconds.
+        seconds: f64,
+    },
+}
+
+/// Refuses `--shard`/`--resume` for a run that is not a study (e.g. `wdc` of one network).
+pub fn refuse_for_single(args: &ScaleOutArgs, fix: &str) -> Result<()> {
+    if let Some(shard) = &args.shard {
+        return Err(Error::param("--shard", shard, fix));
+    }
+    if args.resume {
+        return Err(Error::param("--resume", "set", fix));
+    }
+    Ok(())
+}
+
+/// Runs `study`'s trials (the shard's, with `--shard` or in a Slurm array task) under `out`,
+/// with a progress bar per trial; `command` names the subcommand in messages.
+pub fn run_trials<S: Study>(ctx: &Context, study: &S, args: &ScaleOutArgs, out: &Path, command: &str) -> Result<Ran> {
+    let shard = Shard::resolve(args.shard.as_deref())?;
+    let running = shard.unwrap_or(Shard::WHOLE);
+    let how = Invocation {
+        resume: args.resume,
+        command_line: &ctx.command_line,
+        threads: ctx.threads,
+    };
+    let bar = progress::bar(running.ids(study.len()).len() as u64, command, ctx.quiet);
+    let clock = Instant::now();
+    let work = out.join(running.folder_name());
+    let report = run_shard(study, running, &work, how, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    let seconds = clock.elapsed().as_secs_f64();
+    if shard.is_some() {
+        return Ok(Ran::Shard(shard_outcome(command, &report, &work, out, seconds)));
+    }
+    Ok(Ran::Whole {
+        folders: read_folders(&[work])?,
+        report,
+        seconds,
+    })
+}
+
+fn shard_outcome(command: &str, report: &ShardReport, dir: &Path, out: &Path, seconds: f64) -> Outcome {
+    let human = format!(
+        "{command} shard {}: {} trials ({} run now, {} found done) in {seconds:.1} s → {}\n  when every shard is done: dpr-audit --out <merged folder> merge {}\n",
+        report.shard.label(),
+        report.trials,
+        report.ran,
+        report.reused,
+        dir.display(),
+        out.display()
+    );
+    let json = serde_json::json!({
+        "command": command,
+        "shard": report,
+        "out": dir,
+        "seconds": seconds,
+    });
+    Outcome {
+        human,
+        json,
+        exit_code: 0,
+    }
+}
+
+/// The shard folders a merged output came from (for its manifest).
+pub fn sources(folders: &[ShardFolder]) -> Vec<PathBuf> {
+    folders.iter().map(|f| f.dir.clone()).collect()
+}

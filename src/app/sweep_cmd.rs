@@ -1,0 +1,245 @@
+//! `dpr-audit sweep --config FILE`: a success-rate sweep ([`crate::sweep`]) over a TOML grid.
+//!
+//! - Unsharded: the trials run into `OUT/shard-0-of-1/` (rows appended per trial, so
+//!   `--resume` continues a killed run), then the final outputs are written from the complete
+//!   rows and replace `OUT` (the working folder goes with it).
+//! - `--shard i/N` (or a Slurm array task): only shard `i`'s trials run, into
+//!   `OUT/shard-i-of-N/`; `dpr-audit merge OUT` (or the shard folders) writes the final outputs.
+//!
+//! Both paths produce the final outputs with [`finalize`] from rows read back from the shard
+//! folders, so their CSV files are byte-identical. (Once an unsharded run has finished, its
+//! working folder is gone: `--resume` on it runs the sweep again from scratch.)
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::cli::SweepArgs;
+use super::context::{Context, Outcome};
+use crate::error::{Error, Result};
+use crate::exec::merge::{ShardFolder, collect, read_folders};
+use crate::exec::run::{Invocation, ShardReport, run_shard};
+use crate::exec::shard::Shard;
+use crate::exec::{Study, config_hash};
+use crate::report::output::OutputDir;
+use crate::report::progress;
+use crate::sweep::config::{default_out_name, load};
+use crate::sweep::summary::{Analysis, TransitionRow, layers_label};
+use crate::sweep::trial::snr_label;
+use crate::sweep::{SweepStudy, analyse, write_outputs};
+
+/// The parameters recorded in `manifest.json`.
+#[derive(Serialize)]
+struct Recorded<'a> {
+    config_file: Option<&'a Path>,
+    merged_from: Vec<PathBuf>,
+    resume: bool,
+    config_hash: String,
+    config: serde_json::Value,
+}
+
+/// What the final outputs hold, for the summary.
+pub struct Finished {
+    /// The committed output folder.
+    pub dir: PathBuf,
+    /// The analysis.
+    pub analysis: Analysis,
+    /// Trials in the study.
+    pub trials: u64,
+    /// Files written (relative).
+    pub files: Vec<String>,
+}
+
+/// Reads the rows of `study` back from `folders` (every trial exactly once), analyses them and
+/// writes the final outputs into `out`, replacing it. `command` is `sweep` (then `config_file`
+/// and `resume` describe the run) or `merge` (then the manifest lists the folders).
+pub fn finalize(
+    ctx: &Context,
+    study: &SweepStudy,
+    folders: &[ShardFolder],
+    out: &Path,
+    command: &str,
+    (config_file, resume): (Option<&Path>, bool),
+) -> Result<Finished> {
+    let rows = collect(study, folders)?;
+    let analysis = analyse(&rows, study.trials());
+    let staging = OutputDir::create(out)?;
+    let written = write_outputs(&staging, Path::new(""), study, &rows, &analysis)?;
+    let config = study.config();
+    let recorded = Recorded {
+        config_file,
+        merged_from: if command == "merge" {
+            folders.iter().map(|f| f.dir.clone()).collect()
+        } else {
+            Vec::new()
+        },
+        resume,
+        config_hash: config_hash(study.kind(), &config),
+        config,
+    };
+    let ctx = Context {
+        seed: study.seed,
+        ..ctx.clone()
+    };
+    let dir = ctx.finish(staging, command, &recorded)?;
+    Ok(Finished {
+        dir,
+        analysis,
+        trials: study.len(),
+        files: written.files,
+    })
+}
+
+fn describe_transition(t: &TransitionRow) -> String {
+    let value = match t.m_star {
+        Some(m) => format!("m* = {m:.1} (estimate)"),
+        None if t.m_star_kind == "below_grid" => format!("m* < {} (success ≥ 50% on the whole grid)", t.m_min),
+        None => format!("m* > {} (success < 50% on the whole grid)", t.m_max),
+    };
+    let bracket = |v: Option<f64>| v.map_or_else(|| "open".to_string(), |m| format!("{m}"));
+    format!(
+        "  {:<5} k = {:<3} net {:<12} snr {:<6} {} restarts: {value}; Wilson bracket [{}, {}]\n",
+        t.method.name(),
+        t.k,
+        layers_label(&t.widths),
+        snr_label(t.snr_db),
+        t.restarts,
+        bracket(t.m_star_lo),
+        bracket(t.m_star_hi)
+    )
+}
+
+/// The human and JSON summary of finished outputs.
+pub fn summary(done: &Finished, header: String, extra: serde_json::Value) -> Outcome {
+    const SHOWN: usize = 40;
+    let a = &done.analysis;
+    let mut human = header;
+    for t in a.transitions.iter().take(SHOWN) {
+        human += &describe_transition(t);
+    }
+    if a.transitions.len() > SHOWN {
+        human += &format!("  … {} more curves in transitions.csv\n", a.transitions.len() - SHOWN);
+    }
+    for f in &a.fits {
+        human += &match (f.exponent, f.exponent_lo, f.exponent_hi, f.r2) {
+            (Some(b), Some(lo), Some(hi), Some(r2)) => format!(
+                "  fit {} m* ∝ {}^b: b = {b:.3} [{lo:.3}, {hi:.3}] (95% t interval, {} curves), R² = {r2:.3}; theorem's exponent {}\n",
+                f.method.name(),
+                f.variable,
+                f.points,
+                f.reference_exponent
+            ),
+            _ => format!(
+                "  fit {} m* against {}: only {} of {} curves have an interpolated m*, too few for a fit\n",
+                f.method.name(),
+                f.variable,
+                f.points,
+                f.curves
+            ),
+        };
+    }
+    let json = serde_json::json!({
+        "out": done.dir,
+        "trials": done.trials,
+        "files": done.files,
+        "transitions": a.transitions,
+        "fits": a.fits,
+        "run": extra,
+    });
+    Outcome {
+        human,
+        json,
+        exit_code: 0,
+    }
+}
+
+fn shard_outcome(report: &ShardReport, dir: &Path, out: &Path, seconds: f64) -> Outcome {
+    let human = format!(
+        "sweep shard {}: {} trials ({} run now, {} found done) in {seconds:.1} s → {}\n  when every shard is done: dpr-audit --out <merged folder> merge {}\n",
+        report.shard.label(),
+        report.trials,
+        report.ran,
+        report.reused,
+        dir.display(),
+        out.display()
+    );
+    let json = serde_json::json!({
+        "command": "sweep",
+        "shard": report,
+        "out": dir,
+        "seconds": seconds,
+    });
+    Outcome {
+        human,
+        json,
+        exit_code: 0,
+    }
+}
+
+/// Refuses an unsharded run into a folder holding shards of a sharded run (writing the final
+/// outputs replaces the folder, which would delete them).
+fn check_no_foreign_shards(out: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return Ok(());
+    };
+    let mut shards: Vec<String> = entries
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|name| name.starts_with("shard-") && *name != Shard::WHOLE.folder_name())
+        .collect();
+    if shards.is_empty() {
+        return Ok(());
+    }
+    shards.sort();
+    Err(Error::param(
+        "--out",
+        out.display(),
+        format!(
+            "it holds shard folders of a sharded run ({}), which this unsharded run would replace; merge them with `dpr-audit --out <folder> merge {}`, or choose another --out",
+            shards.join(", "),
+            out.display()
+        ),
+    ))
+}
+
+/// Runs `dpr-audit sweep`.
+pub fn run(ctx: &Context, args: SweepArgs) -> Result<Outcome> {
+    let grid = load(&args.config)?;
+    let shard = Shard::resolve(args.shard.as_deref())?;
+    let study = SweepStudy::new(grid, ctx.seed);
+    let out = ctx.out_dir(&default_out_name(&args.config));
+    if shard.is_none() {
+        check_no_foreign_shards(&out)?;
+    }
+    let how = Invocation {
+        resume: args.resume,
+        command_line: &ctx.command_line,
+        threads: ctx.threads,
+    };
+    let running = shard.unwrap_or(Shard::WHOLE);
+    let bar = progress::bar(running.ids(study.len()).len() as u64, "sweep", ctx.quiet);
+    let clock = Instant::now();
+    let work = out.join(running.folder_name());
+    let report = run_shard(&study, running, &work, how, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    let seconds = clock.elapsed().as_secs_f64();
+    if shard.is_some() {
+        return Ok(shard_outcome(&report, &work, &out, seconds));
+    }
+    let folders = read_folders(&[work])?;
+    let done = finalize(ctx, &study, &folders, &out, "sweep", (Some(&args.config), args.resume))?;
+    let header = format!(
+        "sweep {}: {} trials ({} settings × {}; {} run now, {} found done) in {seconds:.1} s ({:.1} trials/s, {} threads) → {}\n",
+        args.config.display(),
+        study.len(),
+        study.grid.settings.len(),
+        study.trials(),
+        report.ran,
+        report.reused,
+        report.ran as f64 / seconds,
+        ctx.threads,
+        done.dir.display()
+    );
+    let extra = serde_json::json!({"command": "sweep", "ran": report.ran, "reused": report.reused, "seconds": seconds, "threads": ctx.threads});
+    Ok(summary(&done, header, extra))
+}

@@ -1,0 +1,154 @@
+//! C7: the sample complexity of DPR is linear in the latent dimension k (the paper's headline,
+//! `m = O(k d² log n)`, THEORY.md §5). Three success-rate sweeps ([`crate::sweep`]): over k at
+//! a fixed network (judged), over the depth d and over the width n (reported with intervals,
+//! since the theorem's `d²` and `log n` factors are claims too).
+//!
+//! Judged on the fit `ln m* = a + b ln k` over the k sweep's interpolated transitions
+//! (ordinary least squares, 95% t interval for b): PASS when the interval contains 1 and
+//! excludes 2, FAIL when it excludes 1, INCONCLUSIVE when it contains both or there are fewer
+//! than three interpolated `m*` (the data cannot separate linear from quadratic).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{ClaimDir, ClaimReport, Spec, Verdict};
+use crate::error::Result;
+use crate::solvers::Method;
+use crate::sweep::summary::FitRow;
+use crate::sweep::{Completed, SweepConfig, run_into};
+
+/// Parameters of C7 (from `verify/C7-sample-complexity.toml`): three sweep grids.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Varies k at a fixed network (the judged fit).
+    pub k_sweep: SweepConfig,
+    /// Varies the depth d.
+    pub d_sweep: SweepConfig,
+    /// Varies the width n.
+    pub n_sweep: SweepConfig,
+}
+
+/// The first DPR fit against `variable` with an exponent.
+fn dpr_fit<'a>(done: &'a Completed, variable: &str) -> Option<&'a FitRow> {
+    done.analysis
+        .fits
+        .iter()
+        .find(|f| f.variable == variable && f.method == Method::Dpr && f.exponent.is_some())
+}
+
+/// `b = … [lo, hi] (n curves, R² …)` or why there is no fit.
+fn describe(done: &Completed, variable: &str) -> String {
+    let curves = done
+        .analysis
+        .transitions
+        .iter()
+        .filter(|t| t.method == Method::Dpr)
+        .count();
+    let interpolated = done
+        .analysis
+        .transitions
+        .iter()
+        .filter(|t| t.method == Method::Dpr && t.m_star.is_some())
+        .count();
+    match dpr_fit(done, variable) {
+        Some(f) => format!(
+            "b = {:.3} [{:.3}, {:.3}] (95% t interval, {} of {curves} curves with interpolated m*, R² = {:.3}; theorem {})",
+            f.exponent.unwrap_or(f64::NAN),
+            f.exponent_lo.unwrap_or(f64::NAN),
+            f.exponent_hi.unwrap_or(f64::NAN),
+            f.points,
+            f.r2.unwrap_or(f64::NAN),
+            f.reference_exponent
+        ),
+        None => format!("no fit ({interpolated} of {curves} curves with interpolated m*; 3 needed)"),
+    }
+}
+
+/// The verdict on the k fit (see the module doc).
+pub fn judge(fit: Option<&FitRow>) -> Verdict {
+    let Some((lo, hi)) = fit.and_then(|f| f.exponent_lo.zip(f.exponent_hi)) else {
+        return Verdict::Inconclusive;
+    };
+    let contains = |b: f64| lo <= b && b <= hi;
+    match (contains(1.0), contains(2.0)) {
+        (true, false) => Verdict::Pass,
+        (false, _) => Verdict::Fail,
+        (true, true) => Verdict::Inconclusive,
+    }
+}
+
+/// Runs C7.
+pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<ClaimReport> {
+    let source = |part: &str| PathBuf::from(format!("verify/{} {part}", dir.name));
+    let part = |config: SweepConfig, name: &str| {
+        run_into(dir.out, &Path::new(&dir.name).join(name), config, &source(name), seed)
+    };
+    let k = part(p.k_sweep, "k_sweep")?;
+    let d = part(p.d_sweep, "d_sweep")?;
+    let n = part(p.n_sweep, "n_sweep")?;
+    let verdict = judge(dpr_fit(&k, "k"));
+    let ks = &k.study.grid.config.k;
+    let measured = format!(
+        "DPR, {} trials per point, m* = 50% success (isotonic interpolation, estimate): ln m* vs ln k (k = {ks:?}): {}; vs ln d: {}; vs ln ln n: {}",
+        k.study.grid.config.trials,
+        describe(&k, "k"),
+        describe(&d, "d"),
+        describe(&n, "log_n"),
+    );
+    let mut files = Vec::new();
+    let mut figures = Vec::new();
+    for done in [k, d, n] {
+        files.extend(done.written.files);
+        figures.extend(done.written.figures);
+    }
+    Ok(ClaimReport {
+        id: spec.id.clone(),
+        title: spec.title.clone(),
+        measured,
+        criterion: spec.criterion.clone(),
+        verdict,
+        files,
+        figures,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::solvers::Selection;
+
+    fn fit(lo: f64, hi: f64) -> FitRow {
+        FitRow {
+            variable: "k",
+            method: Method::Dpr,
+            snr_db: None,
+            restarts: 1,
+            selection: Selection::Objective,
+            k: None,
+            layer_widths: None,
+            d: None,
+            n: None,
+            curves: 4,
+            points: 4,
+            exponent: Some((lo + hi) / 2.0),
+            exponent_lo: Some(lo),
+            exponent_hi: Some(hi),
+            intercept: Some(1.0),
+            fit_constant: Some(1.0f64.exp()),
+            r2: Some(0.9),
+            reference_exponent: 1.0,
+            reference_in_interval: Some(lo <= 1.0 && 1.0 <= hi),
+        }
+    }
+
+    #[test]
+    fn the_verdict_follows_the_interval() {
+        assert_eq!(judge(Some(&fit(0.8, 1.3))), Verdict::Pass);
+        assert_eq!(judge(Some(&fit(1.2, 1.9))), Verdict::Fail);
+        assert_eq!(judge(Some(&fit(1.6, 2.4))), Verdict::Fail);
+        assert_eq!(judge(Some(&fit(0.5, 2.5))), Verdict::Inconclusive);
+        assert_eq!(judge(None), Verdict::Inconclusive);
+    }
+}

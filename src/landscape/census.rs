@@ -1,0 +1,194 @@
+//! Critical-point census (THEORY.md §4–5): plain gradient descent *without* the negation
+//! check ([`crate::solvers::Method::Gd`], the same implementation as the solver) from many
+//! random starts; the limits are clustered, and each cluster is described by its radius
+//! relative to `ρ_d ‖x0‖`, its angle to `−x0`, `‖v‖` at the limit, a sampled local-minimum
+//! test, and whether `f(−x) < f(x)` there — the premise that makes DPR's negation check work.
+//!
+//! At infinite width the only critical points of `F` are `x0`, `−ρ_d x0` (a degenerate saddle)
+//! and `0`; at finite width local minima appear scattered in angle around `−ρ_d x0`.
+//!
+//! Clustering: limits are taken in run order; a limit joins the first cluster whose
+//! representative lies within `cluster_tol · ‖x0‖`, else it founds a new cluster; the
+//! representative is the member with the lowest `f` (ties: the first). Deterministic.
+
+use faer::MatRef;
+use rand::Rng;
+use serde::Serialize;
+
+use crate::core::expected::rho_pr;
+use crate::core::objective::Problem;
+use crate::core::vector::{angle, axpy, norm, scale, sub, unit};
+use crate::rng::standard_normal_vector;
+use crate::solvers::{Method, MethodParams, Run, Settings, solve};
+
+/// What kind of limit a cluster is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKind {
+    /// Within the truth tolerance of `x0`.
+    Truth,
+    /// Anything else: a spurious limit.
+    Spurious,
+}
+
+impl LimitKind {
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            LimitKind::Truth => "truth",
+            LimitKind::Spurious => "spurious",
+        }
+    }
+}
+
+/// Census settings.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct CensusSettings {
+    /// GD step size `α`.
+    pub step: f64,
+    /// GD loop settings.
+    pub settings: Settings,
+    /// Limits closer than `cluster_tol · ‖x0‖` share a cluster.
+    pub cluster_tol: f64,
+    /// A limit within `truth_tol · ‖x0‖` of `x0` is the truth.
+    pub truth_tol: f64,
+    /// Random directions of the sampled local-minimum test.
+    pub test_directions: usize,
+    /// Radius of the local-minimum test, relative to `‖x‖` of the limit.
+    pub test_radius: f64,
+}
+
+/// One cluster of GD limits.
+#[derive(Clone, Debug, Serialize)]
+pub struct Cluster {
+    /// Runs that ended in the cluster.
+    pub members: usize,
+    /// Index of the representative run.
+    pub representative: usize,
+    /// The representative limit.
+    pub x: Vec<f64>,
+    /// `Truth` or `Spurious`.
+    pub kind: LimitKind,
+    /// `f` at the representative.
+    pub value: f64,
+    /// `f(−x)` at the representative.
+    pub value_negated: f64,
+    /// `f(−x) < f(x)`: the negation check would leave this limit.
+    pub negation_helps: bool,
+    /// `‖x‖ / (ρ_d ‖x0‖)`.
+    pub radius_ratio: f64,
+    /// `∠(x, −x0)` in radians.
+    pub angle_to_negative_truth: f64,
+    /// `‖x − x0‖ / ‖x0‖`.
+    pub distance_to_truth: f64,
+    /// Largest `‖v‖` at the members' limits.
+    pub gradient_norm_max: f64,
+    /// Sampled test: `f(x + δu) > f(x)` for every tested direction `u`.
+    pub local_minimum: bool,
+    /// Largest spread of the members around the representative, relative to `‖x0‖`.
+    pub spread: f64,
+}
+
+/// GD runs from every start and the clusters of their limits.
+pub struct Census {
+    /// One run per start.
+    pub runs: Vec<Run>,
+    /// The clusters, in order of first appearance.
+    pub clusters: Vec<Cluster>,
+    /// The cluster of each run.
+    pub assignment: Vec<usize>,
+    /// `ρ_d` of the network's depth.
+    pub rho: f64,
+}
+
+/// Runs the census from the columns of `starts`; `rng` draws the local-minimum test directions.
+pub fn census<R: Rng>(
+    problem: &Problem,
+    x0: &[f64],
+    starts: MatRef<'_, f64>,
+    census: &CensusSettings,
+    rng: &mut R,
+) -> Census {
+    let params = MethodParams {
+        step: census.step,
+        adam: Default::default(),
+    };
+    let runs = solve(problem, Method::Gd, &params, &census.settings, starts);
+    let scale0 = norm(x0);
+    let groups = cluster_limits(&runs, census.cluster_tol * scale0);
+    let rho = rho_pr(problem.net.depth());
+    let directions: Vec<Vec<f64>> = (0..census.test_directions)
+        .map(|_| unit(&standard_normal_vector(rng, x0.len())))
+        .collect();
+    let clusters = groups
+        .iter()
+        .map(|members| describe(problem, x0, rho, &runs, members, &directions, census))
+        .collect();
+    let mut assignment = vec![0; runs.len()];
+    for (c, members) in groups.iter().enumerate() {
+        members.iter().for_each(|&j| assignment[j] = c);
+    }
+    Census {
+        runs,
+        clusters,
+        assignment,
+        rho,
+    }
+}
+
+/// Groups run indices by the greedy rule of the module doc.
+fn cluster_limits(runs: &[Run], radius: f64) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (j, run) in runs.iter().enumerate() {
+        match groups.iter_mut().find(|g| norm(&sub(&run.x, &runs[g[0]].x)) <= radius) {
+            Some(g) => g.push(j),
+            None => groups.push(vec![j]),
+        }
+    }
+    groups
+}
+
+/// The summary of one cluster.
+fn describe(
+    problem: &Problem,
+    x0: &[f64],
+    rho: f64,
+    runs: &[Run],
+    members: &[usize],
+    directions: &[Vec<f64>],
+    census: &CensusSettings,
+) -> Cluster {
+    let representative = *members
+        .iter()
+        .min_by(|&&a, &&b| runs[a].value.total_cmp(&runs[b].value))
+        .expect("a cluster has members");
+    let x = runs[representative].x.clone();
+    let scale0 = norm(x0);
+    let value = problem.value(&x);
+    let value_negated = problem.value(&scale(-1.0, &x));
+    let distance_to_truth = norm(&sub(&x, x0)) / scale0;
+    let delta = census.test_radius * norm(&x);
+    let local_minimum = directions.iter().all(|u| problem.value(&axpy(&x, delta, u)) > value);
+    Cluster {
+        members: members.len(),
+        representative,
+        kind: if distance_to_truth <= census.truth_tol {
+            LimitKind::Truth
+        } else {
+            LimitKind::Spurious
+        },
+        value,
+        value_negated,
+        negation_helps: value_negated < value,
+        radius_ratio: norm(&x) / (rho * scale0),
+        angle_to_negative_truth: angle(&x, &scale(-1.0, x0)),
+        distance_to_truth,
+        gradient_norm_max: members.iter().map(|&j| runs[j].gradient_norm).fold(0.0, f64::max),
+        local_minimum,
+        spread: members
+            .iter()
+            .map(|&j| norm(&sub(&runs[j].x, &x)) / scale0)
+            .fold(0.0, f64::max),
+        x,
+    }
+}

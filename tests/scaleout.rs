@@ -1,0 +1,229 @@
+//! Scale-out of the `wdc` and `rrcp` scaling studies (issue 5, item 4): a run split into shards
+//! and merged writes every CSV byte-identical to the unsharded run with 1 or 2 threads; an
+//! interrupted shard resumed with `--resume` runs only its missing trials, each exactly once;
+//! bad `--shard` strings are usage errors (exit code 2).
+
+mod common;
+
+use std::path::Path;
+
+use common::{assert_ok, assert_usage_errors, read, run, scratch_dir};
+
+/// A tiny WDC scaling study: 2 × 2 settings × 2 trials = 8 trials.
+const WDC: &[&str] = &[
+    "wdc",
+    "--k",
+    "2,3",
+    "--n",
+    "8,16",
+    "--trials",
+    "2",
+    "--pairs",
+    "40",
+    "--refine-starts",
+    "2",
+    "--refine-steps",
+    "4",
+];
+
+/// A tiny RRCP scaling study: 3 m × 2 trials = 6 trials, both modes.
+const RRCP: &[&str] = &[
+    "rrcp",
+    "--widths",
+    "3,8,16",
+    "--m",
+    "12,24,48",
+    "--trials",
+    "2",
+    "--tuples",
+    "12",
+    "--refine-starts",
+    "2",
+    "--refine-steps",
+    "3",
+];
+
+/// Runs `study` (extra arguments `extra`) with `threads` threads into `dir/out`.
+fn study(dir: &Path, out: &str, threads: &str, study: &[&str], extra: &[&str]) -> String {
+    let mut args = vec!["--quiet", "--json", "--threads", threads, "--out", out];
+    args.extend_from_slice(study);
+    args.extend_from_slice(extra);
+    let output = run(dir, &args);
+    assert_ok(&output);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The CSV files of a folder, by name (sorted).
+fn csv_files(dir: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), read(&p)))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Unsharded (1 thread) vs `shards` shards (2 threads) merged: every CSV byte-identical, and
+/// the unsharded run leaves no shard folder behind.
+fn assert_sharded_equals_whole(tag: &str, args: &[&str], shards: usize, expected_files: &[&str]) {
+    let dir = scratch_dir("scaleout", tag);
+    study(&dir, "whole", "1", args, &[]);
+    let whole = csv_files(&dir.join("whole"));
+    let names: Vec<&str> = whole.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, expected_files, "{tag}");
+    assert!(
+        !dir.join("whole/shard-0-of-1").exists(),
+        "{tag}: working folder left behind"
+    );
+    for i in 0..shards {
+        let shard = format!("{i}/{shards}");
+        study(&dir, "parts", "2", args, &["--shard", &shard]);
+    }
+    assert_ok(&run(&dir, &["--quiet", "--out", "merged", "merge", "parts"]));
+    let merged = csv_files(&dir.join("merged"));
+    assert_eq!(merged.len(), whole.len(), "{tag}");
+    for ((name, a), (_, b)) in whole.iter().zip(&merged) {
+        assert_eq!(
+            a, b,
+            "{tag}: {name} of the merged shards differs from the unsharded run"
+        );
+    }
+    // The same study with 2 threads unsharded: identical too.
+    study(&dir, "whole2", "2", args, &[]);
+    assert_eq!(
+        csv_files(&dir.join("whole2")),
+        whole,
+        "{tag}: thread count changed the output"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn wdc_scaling_shards_merge_byte_identical() {
+    assert_sharded_equals_whole("wdc", WDC, 3, &["wdc_scaling.csv", "wdc_scaling_summary.csv"]);
+}
+
+#[test]
+fn rrcp_scaling_shards_merge_byte_identical() {
+    assert_sharded_equals_whole(
+        "rrcp",
+        RRCP,
+        2,
+        &["rrcp.csv", "rrcp_fit.csv", "rrcp_scaling.csv", "rrcp_trace.csv"],
+    );
+}
+
+/// Removes the last completed trial of a shard folder (its id from `done.txt`), as if the run
+/// had been killed before recording it; returns the id.
+fn forget_last_trial(shard: &Path) -> u64 {
+    let done = read(&shard.join("done.txt"));
+    let mut ids: Vec<&str> = done.lines().collect();
+    let last = ids.pop().unwrap().parse().unwrap();
+    let kept: String = ids.iter().map(|id| format!("{id}\n")).collect();
+    std::fs::write(shard.join("done.txt"), kept).unwrap();
+    last
+}
+
+/// The trial ids in a shard's `done.txt`, sorted.
+fn done_ids(shard: &Path) -> Vec<u64> {
+    let mut ids: Vec<u64> = read(&shard.join("done.txt"))
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// Interrupts shard 0 of 2 (its last trial forgotten), refuses to overwrite it without
+/// `--resume`, resumes it (exactly one trial runs), then the merge equals the unsharded run.
+fn assert_resume_completes(tag: &str, args: &[&str]) {
+    let dir = scratch_dir("scaleout", tag);
+    study(&dir, "whole", "2", args, &[]);
+    study(&dir, "parts", "2", args, &["--shard", "0/2"]);
+    study(&dir, "parts", "1", args, &["--shard", "1/2"]);
+    let shard = dir.join("parts/shard-0-of-2");
+    let owned = done_ids(&shard);
+    forget_last_trial(&shard);
+    assert_eq!(done_ids(&shard).len(), owned.len() - 1);
+
+    let mut again = vec!["--quiet", "--out", "parts"];
+    again.extend_from_slice(args);
+    again.extend_from_slice(&["--shard", "0/2"]);
+    let refused = run(&dir, &again);
+    assert!(!refused.status.success(), "{tag}: a rerun without --resume must refuse");
+    assert!(
+        common::stderr(&refused).contains("--resume"),
+        "{}",
+        common::stderr(&refused)
+    );
+
+    let report = study(&dir, "parts", "2", args, &["--shard", "0/2", "--resume"]);
+    let json: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(json["shard"]["ran"], 1, "{tag}: {report}");
+    assert_eq!(json["shard"]["reused"], owned.len() - 1, "{tag}: {report}");
+    assert_eq!(done_ids(&shard), owned, "{tag}: every owned trial exactly once");
+    // A rows file holds each completed trial's rows once: no trial id repeats out of order.
+    let rows = read(&shard.join("rows.csv"));
+    let mut seen: Vec<u64> = rows
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    seen.dedup();
+    let count = seen.len();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), count, "{tag}: a trial's rows appear twice in rows.csv");
+    assert_eq!(seen, owned, "{tag}");
+
+    assert_ok(&run(&dir, &["--quiet", "--out", "merged", "merge", "parts"]));
+    assert_eq!(csv_files(&dir.join("merged")), csv_files(&dir.join("whole")), "{tag}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn wdc_scaling_resume_runs_each_trial_once() {
+    assert_resume_completes("wdc-resume", WDC);
+}
+
+#[test]
+fn rrcp_resume_runs_each_trial_once() {
+    assert_resume_completes("rrcp-resume", RRCP);
+}
+
+#[test]
+fn merge_refuses_missing_trials() {
+    let dir = scratch_dir("scaleout", "missing");
+    study(&dir, "parts", "2", WDC, &["--shard", "1/3"]);
+    let out = run(&dir, &["--quiet", "--out", "merged", "merge", "parts"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("missing") && err.contains("k = 2, n = 8, trial 0"),
+        "{err}"
+    );
+    assert!(!dir.join("merged").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_shards_are_usage_errors() {
+    let dir = scratch_dir("scaleout", "bad");
+    let with = |base: &[&'static str], extra: &[&'static str]| -> Vec<&'static str> {
+        base.iter().chain(extra).copied().collect()
+    };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (with(WDC, &["--shard", "3/2"]), "--shard"),
+        (with(WDC, &["--shard", "0/0"]), "--shard"),
+        (with(WDC, &["--shard", "x/2"]), "--shard"),
+        (with(RRCP, &["--shard", "2/2"]), "--shard"),
+        (with(RRCP, &["--shard", "1"]), "--shard"),
+        (vec!["wdc", "--widths", "2,8", "--shard", "0/2"], "--shard"),
+        (vec!["wdc", "--widths", "2,8", "--resume"], "--resume"),
+    ];
+    let borrowed: Vec<(&[&str], &str)> = cases.iter().map(|(a, n)| (a.as_slice(), *n)).collect();
+    assert_usage_errors(&dir, &borrowed);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
