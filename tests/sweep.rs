@@ -21,7 +21,12 @@ const SMALL: &str = "k = [2, 3]\nlayer_widths = [[20, 60]]\nm = [6, 12, 24]\nmet
 const SLOW: &str =
     "k = [3, 5]\nlayer_widths = [[80, 240]]\nm = [8, 16, 32, 64]\nmethods = [\"dpr\", \"gd\"]\ntrials = 12\n";
 
-const SLURM: [&str; 3] = ["SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_COUNT"];
+const SLURM: [&str; 4] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_MAX",
+    "SLURM_ARRAY_TASK_COUNT",
+];
 
 /// The binary with `args` in `dir`, without Slurm's array variables unless given in `env`.
 fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
@@ -115,7 +120,7 @@ fn shards_merged_equal_one_run_with_one_or_two_threads() {
                 "grid.toml",
             ];
             // Shard 1 takes its place from Slurm's array variables instead of --shard.
-            let env = [(SLURM[0], "8"), (SLURM[1], "7"), (SLURM[2], "3")];
+            let env = [(SLURM[0], "8"), (SLURM[1], "7"), (SLURM[2], "9"), (SLURM[3], "3")];
             let env: &[(&str, &str)] = if i == 1 { &env } else { &[] };
             if i != 1 {
                 args.extend(["--shard", &shard]);

@@ -71,7 +71,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Merge the shard folders of a sharded run (every trial exactly once) into the final outputs.
     Merge(MergeArgs),
-    /// The paper's MNIST experiment: train the decoders (`mnist train`).
+    /// The paper's MNIST experiment: train the decoders, reconstruct (Figures 2-3), the synthetic
+    /// comparison, the decoder audit.
     #[command(subcommand)]
     Mnist(MnistCommand),
 }
@@ -282,8 +283,9 @@ pub struct WdcArgs {
 #[derive(Clone, Debug, Default, Args, serde::Serialize)]
 pub struct ScaleOutArgs {
     /// Run only shard i of N (trials with id mod N = i) into OUT/shard-i-of-N, for `merge`
-    /// [default inside a Slurm job array: SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of
-    /// SLURM_ARRAY_TASK_COUNT].
+    /// [default inside a whole Slurm job array of N ≥ 2 consecutive tasks:
+    /// SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT; a partial
+    /// resubmission must pass --shard].
     #[arg(long)]
     pub shard: Option<String>,
     /// Continue an interrupted run: keep the completed trials in the output folder (after
@@ -469,8 +471,9 @@ pub struct SweepArgs {
     #[arg(long)]
     pub config: PathBuf,
     /// Run only shard i of N (trials with id mod N = i) into OUT/shard-i-of-N, for `merge`
-    /// [default inside a Slurm job array: SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of
-    /// SLURM_ARRAY_TASK_COUNT].
+    /// [default inside a whole Slurm job array of N ≥ 2 consecutive tasks:
+    /// SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT; a partial
+    /// resubmission must pass --shard].
     #[arg(long)]
     pub shard: Option<String>,
     /// Continue an interrupted run: keep the completed trials in the output folder (after
@@ -696,8 +699,9 @@ pub struct LandscapeSweepArgs {
     #[arg(long, default_value_t = 200)]
     pub wdc_pairs: usize,
     /// Run only shard i of N (trials with id mod N = i) into OUT/shard-i-of-N, for `merge`
-    /// [default inside a Slurm job array: SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of
-    /// SLURM_ARRAY_TASK_COUNT].
+    /// [default inside a whole Slurm job array of N ≥ 2 consecutive tasks:
+    /// SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT; a partial
+    /// resubmission must pass --shard].
     #[arg(long)]
     pub shard: Option<String>,
     /// Continue an interrupted run: keep the completed trials and run only the missing ones.

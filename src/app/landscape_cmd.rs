@@ -294,12 +294,7 @@ fn validate(args: &LandscapeProbeArgs) -> Result<Lattice> {
 
 /// `A` with the chosen variance, probed in the theorem's `N(0, 1/m)` scaling.
 fn measurements(seed: u64, m: usize, n: usize, scale_kind: MeasurementScale) -> Measurements {
-    let mut meas = Measurements::gaussian(m, n, scale_kind, &mut stream(seed, EXPERIMENT, 0, Stream::Measurements));
-    if scale_kind == MeasurementScale::Unit {
-        let s = 1.0 / (m as f64).sqrt();
-        meas.a = faer::Mat::from_fn(m, n, |i, j| s * meas.a[(i, j)]);
-    }
-    meas
+    Measurements::gaussian(m, n, scale_kind, &mut stream(seed, EXPERIMENT, 0, Stream::Measurements)).normalized()
 }
 
 /// The truth: `--x0` (checked against `k`) or `N(0, I_k)` from the seed.

@@ -221,14 +221,7 @@ fn modes(mode: RrcpMode) -> Vec<SearchMode> {
 /// `A` for `(m, trial)`, scaled to the theorem's `N(0, 1/m)` convention.
 fn measurement_matrix(seed: u64, m: usize, n: usize, scale: MeasurementScale, trial: u64) -> faer::Mat<f64> {
     let mut rng = stream(seed, &format!("rrcp/m={m}"), trial, Stream::Measurements);
-    let a = Measurements::gaussian(m, n, scale, &mut rng).a;
-    match scale {
-        MeasurementScale::Normalized => a,
-        MeasurementScale::Unit => {
-            let s = 1.0 / (m as f64).sqrt();
-            faer::Mat::from_fn(m, n, |i, j| s * a[(i, j)])
-        }
-    }
+    Measurements::gaussian(m, n, scale, &mut rng).normalized().a
 }
 
 /// Everything the rows of an `rrcp` run depend on (recorded in shard manifests).

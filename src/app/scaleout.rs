@@ -68,7 +68,9 @@ pub fn run_trials<S: Study>(ctx: &Context, study: &S, args: &ScaleOutArgs, out: 
     })
 }
 
-fn shard_outcome(command: &str, report: &ShardReport, dir: &Path, out: &Path, seconds: f64) -> Outcome {
+/// What a shard run of `command` reports: its trials, where they went, and the merge to run
+/// when every shard is done.
+pub fn shard_outcome(command: &str, report: &ShardReport, dir: &Path, out: &Path, seconds: f64) -> Outcome {
     let human = format!(
         "{command} shard {}: {} trials ({} run now, {} found done) in {seconds:.1} s → {}\n  when every shard is done: dpr-audit --out <merged folder> merge {}\n",
         report.shard.label(),

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::report::output::OutputDir;
 use crate::report::widths_label;
 use crate::solvers::instance::{self, InstanceKey};
-use crate::solvers::{Chosen, Method, MethodParams, Run, Selection, Settings, check_step, choose, solve};
+use crate::solvers::{Chosen, Method, MethodParams, Run, Selection, Settings, check_step, choose, run_origin, solve};
 
 /// The settings of a method with the user's overrides applied.
 pub fn loop_settings(
@@ -70,11 +70,6 @@ pub fn method_params(
     check_step(params.step)?;
     positive("--lr", lr)?;
     Ok(params)
-}
-
-/// The restart and the sign of the start of run `j` among `restarts` restarts.
-pub fn run_origin(j: usize, restarts: usize) -> (usize, i8) {
-    (j % restarts, if j < restarts { 1 } else { -1 })
 }
 
 /// One row of `runs.csv`: one run (one start) of the solve.

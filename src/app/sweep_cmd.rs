@@ -17,9 +17,10 @@ use serde::Serialize;
 
 use super::cli::SweepArgs;
 use super::context::{Context, Outcome};
+use super::scaleout::shard_outcome;
 use crate::error::{Error, Result};
 use crate::exec::merge::{ShardFolder, collect, read_folders};
-use crate::exec::run::{Invocation, ShardReport, run_shard};
+use crate::exec::run::{Invocation, run_shard};
 use crate::exec::shard::Shard;
 use crate::exec::{Study, config_hash};
 use crate::report::output::OutputDir;
@@ -154,29 +155,6 @@ pub fn summary(done: &Finished, header: String, extra: serde_json::Value) -> Out
     }
 }
 
-fn shard_outcome(report: &ShardReport, dir: &Path, out: &Path, seconds: f64) -> Outcome {
-    let human = format!(
-        "sweep shard {}: {} trials ({} run now, {} found done) in {seconds:.1} s → {}\n  when every shard is done: dpr-audit --out <merged folder> merge {}\n",
-        report.shard.label(),
-        report.trials,
-        report.ran,
-        report.reused,
-        dir.display(),
-        out.display()
-    );
-    let json = serde_json::json!({
-        "command": "sweep",
-        "shard": report,
-        "out": dir,
-        "seconds": seconds,
-    });
-    Outcome {
-        human,
-        json,
-        exit_code: 0,
-    }
-}
-
 /// Refuses an unsharded run into a folder holding shards of a sharded run (writing the final
 /// outputs replaces the folder, which would delete them).
 fn check_no_foreign_shards(out: &Path) -> Result<()> {
@@ -224,7 +202,7 @@ pub fn run(ctx: &Context, args: SweepArgs) -> Result<Outcome> {
     bar.finish_and_clear();
     let seconds = clock.elapsed().as_secs_f64();
     if shard.is_some() {
-        return Ok(shard_outcome(&report, &work, &out, seconds));
+        return Ok(shard_outcome("sweep", &report, &work, &out, seconds));
     }
     let folders = read_folders(&[work])?;
     let done = finalize(ctx, &study, &folders, &out, "sweep", (Some(&args.config), args.resume))?;

@@ -44,6 +44,23 @@ impl Measurements {
         Self { a, scale }
     }
 
+    /// The same `A` in the theorems' `N(0, 1/m)` convention: `A/√m` when it was drawn `N(0, 1)`,
+    /// unchanged otherwise. The audits (RRCP, landscape) test the conditions in that convention;
+    /// the draw, and so the seed-to-matrix map, is that of `A` as drawn.
+    pub fn normalized(self) -> Self {
+        match self.scale {
+            MeasurementScale::Normalized => self,
+            MeasurementScale::Unit => {
+                let s = 1.0 / (self.count() as f64).sqrt();
+                let a = Mat::from_fn(self.a.nrows(), self.a.ncols(), |i, j| s * self.a[(i, j)]);
+                Self {
+                    a,
+                    scale: MeasurementScale::Normalized,
+                }
+            }
+        }
+    }
+
     /// Number of measurements `m`.
     pub fn count(&self) -> usize {
         self.a.nrows()

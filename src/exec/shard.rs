@@ -3,8 +3,17 @@
 //!
 //! `--shard i/N` wins; without it, inside a Slurm job array the shard is
 //! `SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN` of `SLURM_ARRAY_TASK_COUNT`, so one sbatch line
-//! `--array=0-(N−1)` runs the whole study. Arrays with a step (`--array=0-9:2`) are refused,
-//! since their task ids are not `MIN..MIN+COUNT`.
+//! `--array=0-(N−1)` runs the whole study.
+//!
+//! These defaults are only taken from an array whose ids are one contiguous range of at least
+//! two tasks (`SLURM_ARRAY_TASK_MAX − SLURM_ARRAY_TASK_MIN + 1 = SLURM_ARRAY_TASK_COUNT ≥ 2`).
+//! Anything else is refused, because it is what a *partial resubmission* looks like: rerunning
+//! task 1 alone (`--array=1`) would otherwise become shard 0 of 1, the whole study, and
+//! `--array=1,3` shards 0 and 1 of 2, a different split. Arrays with a step (`--array=0-9:2`)
+//! are refused for the same reason. A resubmission passes `--shard i/N` explicitly, as
+//! `verify/slurm/sweep.sbatch` always does. (A contiguous sub-range such as `--array=2-3` of a
+//! 4-task study cannot be told apart from a 2-task study; `merge` then refuses the mixed
+//! splits, since every trial must be present exactly once.)
 
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +29,12 @@ pub struct Shard {
 }
 
 /// Slurm's array variables, in the order they are read.
-pub const SLURM_VARS: [&str; 3] = ["SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_COUNT"];
+pub const SLURM_VARS: [&str; 4] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_MAX",
+    "SLURM_ARRAY_TASK_COUNT",
+];
 
 impl Shard {
     /// The whole study as one shard.
@@ -64,7 +78,7 @@ impl Shard {
     }
 
     /// The shard of a Slurm array task from `var` (an environment lookup), or `None` outside an
-    /// array job (`SLURM_ARRAY_TASK_ID` unset).
+    /// array job (`SLURM_ARRAY_TASK_ID` unset). See the module doc for which arrays qualify.
     pub fn from_slurm(var: impl Fn(&str) -> Option<String>) -> Result<Option<Self>> {
         let Some(id) = var(SLURM_VARS[0]) else { return Ok(None) };
         let read = |name: &'static str, value: Option<String>| -> Result<u64> {
@@ -82,23 +96,20 @@ impl Shard {
         };
         let id = read(SLURM_VARS[0], Some(id))?;
         let min = read(SLURM_VARS[1], var(SLURM_VARS[1]))?;
-        let count = read(SLURM_VARS[2], var(SLURM_VARS[2]))?;
-        let shown = format!("task {id} of an array starting at {min} with {count} tasks");
-        let index = id.checked_sub(min).ok_or_else(|| {
-            Error::param(
-                "SLURM_ARRAY_TASK_ID",
-                &shown,
-                "the task id is below SLURM_ARRAY_TASK_MIN; pass --shard i/N",
-            )
-        })?;
-        if count > 0 && index >= count {
+        let max = read(SLURM_VARS[2], var(SLURM_VARS[2]))?;
+        let count = read(SLURM_VARS[3], var(SLURM_VARS[3]))?;
+        let shown = format!("task {id} of an array of {count} task(s) with ids {min}..={max}");
+        let contiguous = max.checked_sub(min).is_some_and(|span| span + 1 == count);
+        if count < 2 || !contiguous || id < min || id > max {
             return Err(Error::param(
                 "SLURM_ARRAY_TASK_ID",
                 &shown,
-                "task ids must be MIN..MIN+COUNT−1 (an array without a step, e.g. --array=0-7); or pass --shard i/N",
+                "the shard is only read from a whole array of N ≥ 2 tasks with consecutive ids (e.g. \
+                 --array=0-7); this looks like a partial resubmission or a stepped array, where the \
+                 defaults would pick a different split: pass --shard i/N explicitly",
             ));
         }
-        Self::checked(index, count, "SLURM_ARRAY_TASK_COUNT", &shown).map(Some)
+        Self::checked(id - min, count, "SLURM_ARRAY_TASK_COUNT", &shown).map(Some)
     }
 
     /// `--shard` if given, else the Slurm array defaults, else `None` (an unsharded run).
@@ -169,38 +180,43 @@ mod tests {
     #[test]
     fn slurm_array_defaults() {
         assert_eq!(Shard::from_slurm(env(&[])).unwrap(), None);
-        let vars = [
-            ("SLURM_ARRAY_TASK_ID", "12"),
-            ("SLURM_ARRAY_TASK_MIN", "10"),
-            ("SLURM_ARRAY_TASK_COUNT", "4"),
-        ];
+        let array = |id: &'static str, min: &'static str, max: &'static str, count: &'static str| {
+            [
+                ("SLURM_ARRAY_TASK_ID", id),
+                ("SLURM_ARRAY_TASK_MIN", min),
+                ("SLURM_ARRAY_TASK_MAX", max),
+                ("SLURM_ARRAY_TASK_COUNT", count),
+            ]
+        };
         assert_eq!(
-            Shard::from_slurm(env(&vars)).unwrap(),
+            Shard::from_slurm(env(&array("12", "10", "13", "4"))).unwrap(),
             Some(Shard { index: 2, count: 4 })
         );
-        let stepped = [
-            ("SLURM_ARRAY_TASK_ID", "8"),
-            ("SLURM_ARRAY_TASK_MIN", "0"),
-            ("SLURM_ARRAY_TASK_COUNT", "5"),
-        ];
-        assert!(
-            Shard::from_slurm(env(&stepped))
-                .unwrap_err()
-                .to_string()
-                .contains("without a step")
+        assert_eq!(
+            Shard::from_slurm(env(&array("0", "0", "1", "2"))).unwrap(),
+            Some(Shard { index: 0, count: 2 })
         );
-        let partial = [("SLURM_ARRAY_TASK_ID", "1")];
+        // A stepped array (0-9:2), task 1 resubmitted alone, tasks 1 and 3 resubmitted.
+        for vars in [
+            array("8", "0", "8", "5"),
+            array("1", "1", "1", "1"),
+            array("0", "0", "0", "1"),
+            array("1", "1", "3", "2"),
+        ] {
+            let err = Shard::from_slurm(env(&vars)).unwrap_err().to_string();
+            assert!(
+                err.contains("partial resubmission") && err.contains("--shard i/N"),
+                "{vars:?}: {err}"
+            );
+        }
+        let unset = [("SLURM_ARRAY_TASK_ID", "1")];
         assert!(
-            Shard::from_slurm(env(&partial))
+            Shard::from_slurm(env(&unset))
                 .unwrap_err()
                 .to_string()
                 .contains("SLURM_ARRAY_TASK_MIN")
         );
-        let garbage = [
-            ("SLURM_ARRAY_TASK_ID", "x"),
-            ("SLURM_ARRAY_TASK_MIN", "0"),
-            ("SLURM_ARRAY_TASK_COUNT", "2"),
-        ];
+        let garbage = array("x", "0", "1", "2");
         assert!(Shard::from_slurm(env(&garbage)).is_err());
     }
 }

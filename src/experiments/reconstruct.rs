@@ -56,7 +56,7 @@ use crate::error::{Error, Result};
 use crate::images::metrics::{per_pixel_error_original, per_pixel_error_padded};
 use crate::images::mnist::{Digits, crop_to_28, pad_to_32};
 use crate::images::ssim::ssim_wang2004_padded;
-use crate::images::wavelet::{DEFAULT_LEVEL, Db4Transform, MAX_LEVEL};
+use crate::images::wavelet::{DEFAULT_LEVEL, Db4Transform};
 use crate::images::{MNIST_PIXELS, MNIST_SIDE, PAD, PADDED_PIXELS, PADDED_SIDE};
 use crate::rng::{Stream, stream};
 use crate::solvers::{self, Method, MethodParams, Run, Selection};
@@ -253,9 +253,7 @@ impl Protocol {
                 "give a finite learning rate > 0, e.g. --lr 0.01",
             ));
         }
-        if self.wavelet_level > MAX_LEVEL {
-            Db4Transform::new(self.wavelet_level)?;
-        }
+        Db4Transform::new(self.wavelet_level)?;
         if self.sparsities.is_empty() || self.sparsities.iter().any(|&s| !(1..=PADDED_PIXELS).contains(&s)) {
             return Err(Error::param(
                 "sparsities",
@@ -655,7 +653,7 @@ fn dpr_cell(cell: &Cell<'_>, decoder: &Decoder, protocol: &Protocol, out: &mut C
             .push(dpr_row(cell, decoder, protocol, selection, &runs[j], images[j].clone()));
     }
     for (j, run) in runs.iter().enumerate() {
-        let (restart, init_sign) = crate::app::solve_cmd::run_origin(j, protocol.restarts);
+        let (restart, init_sign) = crate::solvers::run_origin(j, protocol.restarts);
         out.dpr_runs.push(DprRunRow {
             seed: cell.seed,
             image: cell.image,

@@ -222,6 +222,12 @@ pub fn solve<O: Objective>(
     }
 }
 
+/// The restart and the sign of the start of column `j` of [`starts`] with `restarts`
+/// restarts: column `j` is `+x_{j mod R}` for `j < R`, else `−x_{j mod R}`.
+pub fn run_origin(j: usize, restarts: usize) -> (usize, i8) {
+    (j % restarts, if j < restarts { 1 } else { -1 })
+}
+
 /// The starts of one solve: `x_r ~ N(0, I_k)` for each restart `r`, drawn from `draw(r)`, in
 /// columns `0..R`; Adam two-init appends `−x_r` in columns `R..2R`.
 pub fn starts<R: rand::Rng>(

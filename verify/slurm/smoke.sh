@@ -9,7 +9,12 @@
 #   1. installs Debian's slurm-wlm and munge with apt-get unless slurmctld, slurmd, sbatch and
 #      munged are already there (a temporary /usr/sbin/policy-rc.d stops the packages from
 #      starting their own daemons; it is removed afterwards);
-#   2. builds the release binary (cargo build --release);
+#   2. builds the release binary (cargo build --release), then re-runs itself in a new network
+#      namespace (`unshare --net --mount`, only `lo` inside, with a private /etc/hosts that
+#      maps this machine's name to 127.0.0.1, and 192.0.2.1 on lo so that glibc's
+#      AI_ADDRCONFIG finds an IPv4 address) for everything that follows, so nothing
+#      it starts can be reached from outside this machine (if unshare is not permitted it says
+#      so and stays in the host's namespace);
 #   3. in a fresh temporary folder: a munge key, a single-node slurm.conf (loopback only:
 #      SlurmctldHost=localhost, NodeName=localhost NodeAddr=127.0.0.1, this machine's CPUs and
 #      RealMemory from `slurmd -C`, proctrack/linuxproc and task/none (no cgroup use), no
@@ -124,10 +129,36 @@ for p in "$port" "$((port + 1))"; do
 done
 
 # 2. The binary (before any daemon starts).
-say "cargo build --release"
-cargo build --release --quiet
+if [[ -z "${SMOKE_NETNS:-}" ]]; then
+    say "cargo build --release"
+    cargo build --release --quiet
+fi
 export DPR_AUDIT="${CARGO_TARGET_DIR:-$repo/target}/release/dpr-audit"
 [[ -x "$DPR_AUDIT" ]] || fail "no binary at $DPR_AUDIT"
+
+# Loopback only: the rest (daemons, jobs, the local run) runs in a new network namespace whose
+# only interface is lo, so no daemon can be reached from outside whatever address it binds
+# (Slurm 22.05's slurmctld binds 0.0.0.0 even with NoInAddrAny). Steps 1–2 needed the network.
+if [[ -z "${SMOKE_NETNS:-}" ]]; then
+    if unshare --net --mount true 2>/dev/null; then
+        # No DNS in there: slurmd resolves this machine's name through a private /etc/hosts
+        # (bind-mounted in the new mount namespace only; the real file is untouched).
+        hosts="$(mktemp /tmp/dpr-slurm-smoke-hosts.XXXXXX)"
+        { cat /etc/hosts; echo "127.0.0.1 $(hostname)"; } >"$hosts"
+        say "continuing in a new network namespace (unshare --net --mount): only the loopback interface exists there"
+        trap - EXIT
+        exec unshare --net --mount env SMOKE_NETNS="$hosts" bash "${BASH_SOURCE[0]}"
+    fi
+    say "warning: unshare --net is not available here; the daemons run in this machine's network namespace (configured for 127.0.0.1)"
+else
+    mount --bind "$SMOKE_NETNS" /etc/hosts
+    rm -f "$SMOKE_NETNS"
+    ip link set lo up
+    # glibc's getaddrinfo(AI_ADDRCONFIG), which Slurm uses, finds no IPv4 name unless some
+    # address other than 127.0.0.1 is configured: add one from TEST-NET-1, on lo itself.
+    ip addr add 192.0.2.1/32 dev lo
+    say "network namespace interfaces: $(ip -o link show | awk -F': ' '{print $2}' | paste -sd ' ')"
+fi
 
 # 3. Configuration in a temporary folder.
 tmp="$(mktemp -d /tmp/dpr-slurm-smoke.XXXXXX)"
@@ -205,7 +236,9 @@ done
 [[ "$state" == "idle" ]] || fail "the node is not idle after 60 s (state '$state')"
 say "node localhost is idle: $(sinfo -h -o '%P %D %c %m %T' | head -1) (partition nodes cpus memory state)"
 if command -v ss >/dev/null; then
-    say "listening on: $(ss -Hltn "( sport = :$port or sport = :$((port + 1)) )" | awk '{print $4}' | paste -sd ' ')"
+    where="this machine"
+    [[ -n "${SMOKE_NETNS:-}" ]] && where="the private network namespace (only lo)"
+    say "listening in $where on: $(ss -Hltn "( sport = :$port or sport = :$((port + 1)) )" | awk '{print $4}' | paste -sd ' ')"
 fi
 
 # Waits until none of the given jobs is in squeue, then checks with scontrol that each job (every
