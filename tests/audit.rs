@@ -9,7 +9,7 @@
 mod common;
 use common::{assert_ok, assert_usage_errors, read, run};
 
-fn scratch(name: &str) -> std::path::PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch_dir("audit", name)
 }
 

@@ -137,7 +137,7 @@ fn fixture_idx() -> idx::IdxImages {
 }
 
 /// Writes the test split's two files into a scratch folder, the images file as `images`.
-fn scratch_split(name: &str, images: &[u8]) -> PathBuf {
+fn scratch_split(name: &str, images: &[u8]) -> common::Scratch {
     let dir = common::scratch_dir("images", name);
     let labels = idx::encode_labels(mnist::fixture().unwrap().labels());
     std::fs::write(dir.join(Split::Test.images_file().name), images).unwrap();

@@ -33,7 +33,7 @@ const EXPERIMENT: &str = "tests-landscape";
 /// through `measure` vs directly) agree to rounding: a few ulps of O(1) numbers.
 const CLOSED_FORM_TOL: f64 = 1e-12;
 
-fn scratch(name: &str) -> std::path::PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch_dir("landscape", name)
 }
 

@@ -7,7 +7,7 @@
 mod common;
 use common::{assert_ok, assert_usage_errors, read, run};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use dpr_audit::images::mnist;
 
@@ -36,7 +36,7 @@ const TINY: &[&str] = &[
 /// 1024 squares of values of order 1): rounding only.
 const SUM_TOL: f64 = 1e-12;
 
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch_dir("mnist-reconstruct", name)
 }
 

@@ -6,7 +6,7 @@
 mod common;
 use common::{assert_ok, assert_usage_errors, read, scratch_dir, stderr};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,7 @@ fn run(dir: &Path, args: &[&str]) -> Output {
     command(dir, args, &[]).output().unwrap()
 }
 
-fn scratch(name: &str, config: &str) -> PathBuf {
+fn scratch(name: &str, config: &str) -> common::Scratch {
     let dir = scratch_dir("sweep", name);
     std::fs::write(dir.join("grid.toml"), config).unwrap();
     dir

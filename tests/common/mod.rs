@@ -5,11 +5,39 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A fresh, empty scratch folder for one test (`tag` names the test file, `name` the test).
-pub fn scratch_dir(tag: &str, name: &str) -> PathBuf {
+/// It is removed when the test passes and kept when it fails (a panic), for inspection.
+pub fn scratch_dir(tag: &str, name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("dpr-audit-{tag}-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
+}
+
+/// A scratch folder that removes itself on drop unless the thread is panicking.
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept the scratch folder of the failed test: {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// Runs the binary with `args` inside `dir`.
