@@ -238,6 +238,9 @@ fn bad_input_is_refused_with_the_fix() {
         ),
         (with(&["--m", "0"]), "--m"),
         (with(&["--m", "100,100"]), "--m"),
+        (with(&["--m", "100000000"]), "at most 16384"),
+        (with(&["--images", "0-18446744073709551615"]), "at most 60000"),
+        (with(&["--images", "0,0,1"]), "selected once"),
         (with(&["--restarts", "0"]), "--restarts"),
         (with(&["--iterations", "0"]), "--iterations"),
         (with(&["--lr", "-1"]), "--lr"),
@@ -275,6 +278,23 @@ fn a_decoder_that_differs_from_its_checksum_is_refused() {
                 "vae",
             ],
             "SHA-256",
+        )],
+    );
+    // A folder whose SHA256SUMS does not list the decoder is refused too.
+    std::fs::write(models.join("SHA256SUMS"), "").unwrap();
+    assert_usage_errors(
+        &dir,
+        &[(
+            &[
+                "mnist",
+                "reconstruct",
+                "--fixture",
+                "--models",
+                "models",
+                "--decoder",
+                "relu",
+            ],
+            "no SHA-256 listed for relu-decoder.safetensors",
         )],
     );
 }

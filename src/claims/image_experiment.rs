@@ -249,10 +249,29 @@ pub fn report(
     files.push(dir.write_csv(&format!("{prefix}_verdicts.csv"), verdict_rows)?);
     let judged: Vec<&VerdictRow> = verdict_rows.iter().filter(|v| v.judged).collect();
     let pass = !judged.is_empty() && judged.iter().all(|v| v.holds);
+    let failing: Vec<String> = verdict_rows
+        .iter()
+        .filter(|v| !v.judged && !v.holds)
+        .map(|v| format!("{}/{}", v.decoder, v.selection.name()))
+        .collect();
+    let judged_names: Vec<String> = judged
+        .iter()
+        .map(|v| v.decoder.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let lead = match failing.len() {
+        0 => format!("verdict judged on decoder {}", judged_names.join(", ")),
+        _ => format!(
+            "verdict judged on decoder {}; not judged but FAILING: {}",
+            judged_names.join(", "),
+            failing.join(", ")
+        ),
+    };
     Ok(super::ClaimReport {
         id: spec.id.clone(),
         title: spec.title.clone(),
-        measured,
+        measured: format!("{lead}. {measured}"),
         criterion: spec.criterion.clone(),
         verdict: super::Verdict::from_bool(pass),
         files,

@@ -66,8 +66,9 @@ fn listed_checksum(dir: &Path, file: &str) -> Option<String> {
 }
 
 /// Loads the shipped decoder `kind` from the folder `models` ([`resolve`]d), refusing a file
-/// whose SHA-256 differs from the one `SHA256SUMS` lists for it. A missing file is a usage
-/// error naming `dpr-audit mnist train`.
+/// whose SHA-256 differs from the one `SHA256SUMS` lists for it, or that `SHA256SUMS` does not
+/// list (a folder of decoders is always checked; `--weights FILE` loads one unchecked). A
+/// missing file is a usage error naming `dpr-audit mnist train`.
 pub fn load_shipped(models: &Path, kind: DecoderKind) -> Result<Decoder> {
     let dir = resolve(models);
     let path = dir.join(kind.file_name());
@@ -80,16 +81,24 @@ pub fn load_shipped(models: &Path, kind: DecoderKind) -> Result<Decoder> {
             ),
         ),
     })?;
-    if let Some(expected) = listed_checksum(&dir, kind.file_name()) {
-        let found = sha256_hex(&bytes);
-        if found != expected {
-            return Err(Error::Weights {
-                path,
-                reason: format!(
-                    "SHA-256 {found} differs from {expected} listed in {CHECKSUMS}; restore the file from git or retrain it with `dpr-audit mnist train`"
-                ),
-            });
-        }
+    let Some(expected) = listed_checksum(&dir, kind.file_name()) else {
+        return Err(Error::Weights {
+            path,
+            reason: format!(
+                "no SHA-256 listed for {} in {}; restore {CHECKSUMS} from git, retrain with `dpr-audit mnist train` (it writes one), or load the file unchecked with --weights FILE",
+                kind.file_name(),
+                dir.join(CHECKSUMS).display()
+            ),
+        });
+    };
+    let found = sha256_hex(&bytes);
+    if found != expected {
+        return Err(Error::Weights {
+            path,
+            reason: format!(
+                "SHA-256 {found} differs from {expected} listed in {CHECKSUMS}; restore the file from git or retrain it with `dpr-audit mnist train`"
+            ),
+        });
     }
     let loaded = weights::load(&path)?;
     Decoder::new(kind.name(), path.display().to_string(), loaded.net)

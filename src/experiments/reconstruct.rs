@@ -214,6 +214,10 @@ pub struct Protocol {
     pub baselines: baselines::Settings,
 }
 
+/// The most measurements of one image a protocol accepts (16 × the 1024 padded pixels): far
+/// beyond the paper's 1500, and a bound on the memory of each `A`.
+pub const MAX_MEASUREMENTS: usize = 16 * PADDED_PIXELS;
+
 impl Protocol {
     /// The paper's protocol (see the table).
     pub fn paper() -> Self {
@@ -232,6 +236,15 @@ impl Protocol {
     /// Checks every field (see the table); errors name the command-line option.
     pub fn check(&self) -> Result<()> {
         distinct_positive("--m", &self.m, "give numbers of measurements like --m 100,200,750")?;
+        if let Some(&big) = self.m.iter().find(|&&m| m > MAX_MEASUREMENTS) {
+            return Err(Error::param(
+                "--m",
+                big,
+                format!(
+                    "at most {MAX_MEASUREMENTS} measurements per image (16 × the 1024 padded pixels; each A is m × 1024 in f64, 128 MiB at the limit), e.g. --m 100,200,750"
+                ),
+            ));
+        }
         if self.restarts == 0 {
             return Err(Error::param(
                 "--restarts",

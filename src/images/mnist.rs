@@ -292,8 +292,13 @@ pub fn fixture() -> Result<Digits> {
     ))
 }
 
-/// Parses an image selection such as `0-9`, `3` or `0,2,5-7` into indices (in the order
-/// written). Whether they exist is checked by [`Digits::select`].
+/// The largest number of images in any MNIST split (the training split): no index selection
+/// can reach beyond it, so a range is refused before it is expanded.
+const LARGEST_SPLIT: usize = 60_000;
+
+/// Parses an image selection such as `0-9`, `3` or `0,2,5-7` into distinct indices (in the
+/// order written). Whether they exist in the chosen split is checked by [`Digits::select`];
+/// an index no split has (≥ 60 000) or one given twice is refused here.
 pub fn parse_indices(spec: &str) -> Result<Vec<usize>> {
     let bad = || {
         Error::param(
@@ -317,7 +322,24 @@ pub fn parse_indices(spec: &str) -> Result<Vec<usize>> {
         if hi < lo {
             return Err(bad());
         }
+        if hi >= LARGEST_SPLIT {
+            return Err(Error::param(
+                "image index",
+                hi,
+                format!(
+                    "MNIST splits hold at most {LARGEST_SPLIT} images (the test split 10000): use indices like 0-9"
+                ),
+            ));
+        }
         out.extend(lo..=hi);
+    }
+    let mut seen = vec![false; LARGEST_SPLIT];
+    if let Some(&twice) = out.iter().find(|&&i| std::mem::replace(&mut seen[i], true)) {
+        return Err(Error::param(
+            "image index",
+            twice,
+            "each image may be selected once (a repeat would count twice in the means); remove the duplicate",
+        ));
     }
     Ok(out)
 }
@@ -406,6 +428,17 @@ mod tests {
         for bad in ["", "3-1", "a", "1-", "-2", "1,,2"] {
             let msg = parse_indices(bad).unwrap_err().to_string();
             assert!(msg.contains("0-9"), "{bad:?}: {msg}");
+        }
+        // Huge ranges are refused before they are expanded; repeats are refused.
+        for (bad, needle) in [
+            ("0-18446744073709551615", "at most 60000"),
+            ("0-99999999999", "at most 60000"),
+            ("60000", "at most 60000"),
+            ("0,0,1", "selected once"),
+            ("2-4,3", "image index = 3"),
+        ] {
+            let err = parse_indices(bad).unwrap_err();
+            assert!(err.is_usage() && err.to_string().contains(needle), "{bad:?}: {err}");
         }
     }
 
