@@ -227,3 +227,19 @@ fn bad_shards_are_usage_errors() {
     assert_usage_errors(&dir, &borrowed);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_unsharded_run_does_not_replace_a_sharded_runs_folders() {
+    let dir = scratch_dir("scaleout", "foreign");
+    for args in [WDC, RRCP] {
+        let _ = std::fs::remove_dir_all(dir.join("out"));
+        study(&dir, "out", "1", args, &["--shard", "0/2"]);
+        let mut whole = vec!["--quiet", "--out", "out"];
+        whole.extend_from_slice(args);
+        let out = run(&dir, &whole);
+        assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+        let err = common::stderr(&out);
+        assert!(err.contains("shard-0-of-2") && err.contains("merge"), "{err}");
+        assert!(dir.join("out/shard-0-of-2/rows.csv").exists(), "the shard was removed");
+    }
+}

@@ -138,7 +138,8 @@ pub enum LandscapeCommand {
 /// `dpr-audit landscape [probe]`.
 #[derive(Clone, Debug, Args, serde::Serialize)]
 pub struct LandscapeProbeArgs {
-    /// The network.
+    /// The network (random N(0, 1) weights, --weight-scale unit, are probed as W_i/√n_i, which
+    /// changes no sign or class and keeps f comparable with F).
     #[command(flatten)]
     pub source: NetworkSource,
     /// Number of measurements m (rows of A, ≥ 1).
@@ -470,16 +471,9 @@ pub struct SweepArgs {
     /// The sweep's TOML grid (see verify/sweeps/ and `dpr_audit::sweep::config`).
     #[arg(long)]
     pub config: PathBuf,
-    /// Run only shard i of N (trials with id mod N = i) into OUT/shard-i-of-N, for `merge`
-    /// [default inside a whole Slurm job array of N ≥ 2 consecutive tasks:
-    /// SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT; a partial
-    /// resubmission must pass --shard].
-    #[arg(long)]
-    pub shard: Option<String>,
-    /// Continue an interrupted run: keep the completed trials in the output folder (after
-    /// checking that the configuration matches) and run only the missing ones.
-    #[arg(long)]
-    pub resume: bool,
+    /// Scale-out (--shard, --resume).
+    #[command(flatten)]
+    pub scale_out: ScaleOutArgs,
 }
 
 /// `dpr-audit merge`.
@@ -698,13 +692,7 @@ pub struct LandscapeSweepArgs {
     /// Sampled pairs per layer of the WDC lower bound per instance (0 = not measured).
     #[arg(long, default_value_t = 200)]
     pub wdc_pairs: usize,
-    /// Run only shard i of N (trials with id mod N = i) into OUT/shard-i-of-N, for `merge`
-    /// [default inside a whole Slurm job array of N ≥ 2 consecutive tasks:
-    /// SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT; a partial
-    /// resubmission must pass --shard].
-    #[arg(long)]
-    pub shard: Option<String>,
-    /// Continue an interrupted run: keep the completed trials and run only the missing ones.
-    #[arg(long)]
-    pub resume: bool,
+    /// Scale-out (--shard, --resume).
+    #[command(flatten)]
+    pub scale_out: ScaleOutArgs,
 }

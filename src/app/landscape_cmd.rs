@@ -19,7 +19,7 @@ use super::cli::{LandscapeArgs, LandscapeCommand, LandscapeProbeArgs};
 use super::context::{Context, Outcome};
 use super::inputs::{NetworkOrigin, at_least, latent_code, network, positive};
 use crate::core::measure::{MeasurementScale, Measurements};
-use crate::core::network::Network;
+use crate::core::network::{Network, WeightScale};
 use crate::core::objective::Problem;
 use crate::core::vector::norm;
 use crate::error::{Error, Result};
@@ -504,6 +504,11 @@ struct Prepared {
 fn prepare(ctx: &Context, args: &LandscapeProbeArgs) -> Result<Prepared> {
     let lattice = validate(args)?;
     let (net, origin): (Network, NetworkOrigin) = network(&args.source, ctx.seed, EXPERIMENT, 0)?;
+    // Random N(0, 1) weights are probed in the N(0, 1/n_i) scaling, as a unit A is (below).
+    let net = match (&args.source.widths, args.source.weight_scale) {
+        (Some(_), WeightScale::Unit) => net.unit_to_normalized(),
+        _ => net,
+    };
     let (d, k) = (net.depth(), net.latent_dim());
     if k < 2 {
         return Err(Error::param(

@@ -14,19 +14,18 @@ use serde::Serialize;
 use super::cli::LandscapeSweepArgs;
 use super::context::{Context, Outcome};
 use super::inputs::at_least;
+use super::scaleout::{Ran, run_trials};
 use crate::core::network::validate_widths;
 use crate::error::{Error, Result};
-use crate::exec::merge::{ShardFolder, collect, read_folders};
-use crate::exec::run::{Invocation, run_shard};
-use crate::exec::shard::Shard;
+use crate::exec::merge::{ShardFolder, collect};
 use crate::exec::store::write_rows;
 use crate::exec::{Study, TrialRows, config_hash};
 use crate::landscape::neighbourhoods::check_tau;
 use crate::landscape::probes::Lattice;
 use crate::landscape::sweep::{LandscapeSweep, SweepPlan, SweepRow};
 use crate::report::output::OutputDir;
+use crate::report::plot;
 use crate::report::plot::Series;
-use crate::report::{plot, progress};
 use crate::stats::{power_law_fit, spread};
 
 /// The theorem's exponent of the radii in ε (Theorem II.1: radii `∝ ε^{1/4}`).
@@ -44,7 +43,9 @@ struct SizeRow {
     radius_pos: f64,
     radius_neg: f64,
     empirical_radius_pos_mean: Option<f64>,
+    empirical_radius_pos_instances: usize,
     empirical_radius_neg_mean: Option<f64>,
+    empirical_radius_neg_instances: usize,
     counterexamples_total: usize,
     mean_f_gap: f64,
     mean_f_gap_se: f64,
@@ -58,6 +59,7 @@ struct SizeRow {
 struct FitRow {
     kind: &'static str,
     centre: &'static str,
+    regressor: &'static str,
     points: usize,
     exponent: f64,
     exponent_lo: f64,
@@ -68,9 +70,12 @@ struct FitRow {
     reference_in_interval: bool,
 }
 
-fn mean_of(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+/// The mean over the defined values, and how many there were (an instance without a probe
+/// point that defines an empirical radius, or without a WDC bound, is left out, not counted
+/// as zero).
+fn mean_of(values: impl Iterator<Item = Option<f64>>) -> (Option<f64>, usize) {
     let v: Vec<f64> = values.flatten().collect();
-    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    ((!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64), v.len())
 }
 
 fn size_rows(plan: &SweepPlan, rows: &TrialRows<SweepRow>) -> Vec<SizeRow> {
@@ -84,6 +89,8 @@ fn size_rows(plan: &SweepPlan, rows: &TrialRows<SweepRow>) -> Vec<SizeRow> {
                 .map(|(_, r)| r)
                 .collect();
             let gaps = spread(&mine.iter().map(|r| r.mean_f_gap).collect::<Vec<_>>());
+            let (pos_mean, pos_count) = mean_of(mine.iter().map(|r| r.empirical_radius_pos));
+            let (neg_mean, neg_count) = mean_of(mine.iter().map(|r| r.empirical_radius_neg));
             SizeRow {
                 kind: "estimate",
                 seed: plan.seed,
@@ -93,14 +100,16 @@ fn size_rows(plan: &SweepPlan, rows: &TrialRows<SweepRow>) -> Vec<SizeRow> {
                 trials: plan.trials,
                 radius_pos: mine[0].radius_pos,
                 radius_neg: mine[0].radius_neg,
-                empirical_radius_pos_mean: mean_of(mine.iter().map(|r| r.empirical_radius_pos)),
-                empirical_radius_neg_mean: mean_of(mine.iter().map(|r| r.empirical_radius_neg)),
+                empirical_radius_pos_mean: pos_mean,
+                empirical_radius_pos_instances: pos_count,
+                empirical_radius_neg_mean: neg_mean,
+                empirical_radius_neg_instances: neg_count,
                 counterexamples_total: mine.iter().map(|r| r.counterexamples).sum(),
                 mean_f_gap: gaps.mean,
                 mean_f_gap_se: gaps.std / (mine.len() as f64).sqrt(),
                 census_spurious_clusters_total: mine.iter().map(|r| r.census_spurious_clusters).sum(),
                 census_negation_fails_total: mine.iter().map(|r| r.census_negation_fails).sum(),
-                wdc_epsilon_lower_bound_mean: mean_of(mine.iter().map(|r| r.wdc_epsilon_lower_bound)),
+                wdc_epsilon_lower_bound_mean: mean_of(mine.iter().map(|r| r.wdc_epsilon_lower_bound)).0,
             }
         })
         .collect()
@@ -122,6 +131,7 @@ fn fits(rows: &TrialRows<SweepRow>) -> Vec<FitRow> {
             power_law_fit(&xs, &ys).map(|f| FitRow {
                 kind: "estimate",
                 centre,
+                regressor: "wdc_epsilon_lower_bound",
                 points: f.points,
                 exponent: f.exponent,
                 exponent_lo: f.exponent_lo,
@@ -211,7 +221,7 @@ pub fn finalize(
     }
     for f in &fit_rows {
         human += &format!(
-            "  fit around {}: empirical radius ≈ {:.3} · eps^{:.3}, 95% interval [{:.3}, {:.3}] ({} instances, R² = {:.3}); theorem: eps^1/4 ({})\n",
+            "  fit around {}: empirical radius ≈ {:.3} · eps^{:.3} with eps the WDC lower bound (the RRCP part of the theorem's eps is not in it), 95% interval [{:.3}, {:.3}] ({} instances, R² = {:.3}); theorem: eps^1/4 ({})\n",
             f.centre,
             f.fit_constant,
             f.exponent,
@@ -297,34 +307,9 @@ pub fn run(ctx: &Context, args: LandscapeSweepArgs) -> Result<Outcome> {
     let study = LandscapeSweep {
         plan: plan(ctx, &args)?,
     };
-    let shard = Shard::resolve(args.shard.as_deref())?;
     let out = ctx.out_dir("landscape-sweep");
-    let running = shard.unwrap_or(Shard::WHOLE);
-    let how = Invocation {
-        resume: args.resume,
-        command_line: &ctx.command_line,
-        threads: ctx.threads,
-    };
-    let bar = progress::bar(running.ids(study.len()).len() as u64, "landscape sweep", ctx.quiet);
-    let work = out.join(running.folder_name());
-    let report = run_shard(&study, running, &work, how, &|| bar.inc(1))?;
-    bar.finish_and_clear();
-    if shard.is_some() {
-        let human = format!(
-            "landscape sweep shard {}: {} trials ({} run now) → {}\n  when every shard is done: dpr-audit --out <merged folder> merge {}\n",
-            report.shard.label(),
-            report.trials,
-            report.ran,
-            work.display(),
-            out.display()
-        );
-        let json = serde_json::json!({"command": "landscape sweep", "shard": report, "out": work});
-        return Ok(Outcome {
-            human,
-            json,
-            exit_code: 0,
-        });
+    match run_trials(ctx, &study, &args.scale_out, &out, "landscape sweep")? {
+        Ran::Shard(outcome) => Ok(outcome),
+        Ran::Whole { folders, .. } => finalize(ctx, &study, &folders, &out, "landscape sweep"),
     }
-    let folders = read_folders(&[work])?;
-    finalize(ctx, &study, &folders, &out, "landscape sweep")
 }

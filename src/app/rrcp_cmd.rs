@@ -146,6 +146,9 @@ pub struct ScalingRow {
 /// One row of `rrcp_fit.csv`: the power law `ε ≈ c m^p` fitted to every (m, trial) of a mode.
 #[derive(Clone, Debug, Serialize)]
 pub struct FitRow {
+    /// `estimate_of_lower_bounds`: a least-squares fit to sampled lower bounds on ε (a trend of
+    /// the bounds, not of ε itself).
+    pub kind: &'static str,
     /// Search mode.
     pub mode: &'static str,
     /// Points fitted.
@@ -528,6 +531,7 @@ fn finalize(
     let fit_rows: Vec<FitRow> = fits
         .iter()
         .map(|(&mode, f)| FitRow {
+            kind: "estimate_of_lower_bounds",
             mode,
             points: f.points,
             exponent: f.exponent,

@@ -42,10 +42,38 @@ pub fn refuse_for_single(args: &ScaleOutArgs, fix: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuses an unsharded run into a folder holding shards of a sharded run (writing the final
+/// outputs replaces the folder, which would delete them).
+pub fn check_no_foreign_shards(out: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return Ok(());
+    };
+    let mut shards: Vec<String> = entries
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|name| name.starts_with("shard-") && *name != Shard::WHOLE.folder_name())
+        .collect();
+    if shards.is_empty() {
+        return Ok(());
+    }
+    shards.sort();
+    Err(Error::param(
+        "--out",
+        out.display(),
+        format!(
+            "it holds shard folders of a sharded run ({}), which this unsharded run would replace; merge them with `dpr-audit --out <folder> merge {}`, or choose another --out",
+            shards.join(", "),
+            out.display()
+        ),
+    ))
+}
+
 /// Runs `study`'s trials (the shard's, with `--shard` or in a Slurm array task) under `out`,
 /// with a progress bar per trial; `command` names the subcommand in messages.
 pub fn run_trials<S: Study>(ctx: &Context, study: &S, args: &ScaleOutArgs, out: &Path, command: &str) -> Result<Ran> {
     let shard = Shard::resolve(args.shard.as_deref())?;
+    if shard.is_none() {
+        check_no_foreign_shards(out)?;
+    }
     let running = shard.unwrap_or(Shard::WHOLE);
     let how = Invocation {
         resume: args.resume,

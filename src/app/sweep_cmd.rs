@@ -11,20 +11,16 @@
 //! working folder is gone: `--resume` on it runs the sweep again from scratch.)
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use serde::Serialize;
 
 use super::cli::SweepArgs;
 use super::context::{Context, Outcome};
-use super::scaleout::shard_outcome;
-use crate::error::{Error, Result};
-use crate::exec::merge::{ShardFolder, collect, read_folders};
-use crate::exec::run::{Invocation, run_shard};
-use crate::exec::shard::Shard;
+use super::scaleout::{Ran, run_trials};
+use crate::error::Result;
+use crate::exec::merge::{ShardFolder, collect};
 use crate::exec::{Study, config_hash};
 use crate::report::output::OutputDir;
-use crate::report::progress;
 use crate::sweep::config::{default_out_name, load};
 use crate::sweep::summary::{Analysis, TransitionRow, layers_label};
 use crate::sweep::trial::snr_label;
@@ -155,57 +151,27 @@ pub fn summary(done: &Finished, header: String, extra: serde_json::Value) -> Out
     }
 }
 
-/// Refuses an unsharded run into a folder holding shards of a sharded run (writing the final
-/// outputs replaces the folder, which would delete them).
-fn check_no_foreign_shards(out: &Path) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(out) else {
-        return Ok(());
-    };
-    let mut shards: Vec<String> = entries
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .filter(|name| name.starts_with("shard-") && *name != Shard::WHOLE.folder_name())
-        .collect();
-    if shards.is_empty() {
-        return Ok(());
-    }
-    shards.sort();
-    Err(Error::param(
-        "--out",
-        out.display(),
-        format!(
-            "it holds shard folders of a sharded run ({}), which this unsharded run would replace; merge them with `dpr-audit --out <folder> merge {}`, or choose another --out",
-            shards.join(", "),
-            out.display()
-        ),
-    ))
-}
-
 /// Runs `dpr-audit sweep`.
 pub fn run(ctx: &Context, args: SweepArgs) -> Result<Outcome> {
     let grid = load(&args.config)?;
-    let shard = Shard::resolve(args.shard.as_deref())?;
     let study = SweepStudy::new(grid, ctx.seed);
     let out = ctx.out_dir(&default_out_name(&args.config));
-    if shard.is_none() {
-        check_no_foreign_shards(&out)?;
-    }
-    let how = Invocation {
-        resume: args.resume,
-        command_line: &ctx.command_line,
-        threads: ctx.threads,
+    let (folders, report, seconds) = match run_trials(ctx, &study, &args.scale_out, &out, "sweep")? {
+        Ran::Shard(outcome) => return Ok(outcome),
+        Ran::Whole {
+            folders,
+            report,
+            seconds,
+        } => (folders, report, seconds),
     };
-    let running = shard.unwrap_or(Shard::WHOLE);
-    let bar = progress::bar(running.ids(study.len()).len() as u64, "sweep", ctx.quiet);
-    let clock = Instant::now();
-    let work = out.join(running.folder_name());
-    let report = run_shard(&study, running, &work, how, &|| bar.inc(1))?;
-    bar.finish_and_clear();
-    let seconds = clock.elapsed().as_secs_f64();
-    if shard.is_some() {
-        return Ok(shard_outcome("sweep", &report, &work, &out, seconds));
-    }
-    let folders = read_folders(&[work])?;
-    let done = finalize(ctx, &study, &folders, &out, "sweep", (Some(&args.config), args.resume))?;
+    let done = finalize(
+        ctx,
+        &study,
+        &folders,
+        &out,
+        "sweep",
+        (Some(&args.config), args.scale_out.resume),
+    )?;
     let header = format!(
         "sweep {}: {} trials ({} settings × {}; {} run now, {} found done) in {seconds:.1} s ({:.1} trials/s, {} threads) → {}\n",
         args.config.display(),

@@ -121,6 +121,7 @@ mod tests {
 
     fn fit(lo: f64, hi: f64) -> FitRow {
         FitRow {
+            kind: crate::sweep::summary::ESTIMATE,
             variable: "k",
             method: Method::Dpr,
             snr_db: None,

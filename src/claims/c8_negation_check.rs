@@ -158,6 +158,7 @@ mod tests {
     fn rate(method: Method, m: usize, successes: usize) -> SuccessRow {
         let (wilson_lo, wilson_hi) = wilson_interval(successes as u64, 40);
         SuccessRow {
+            kind: crate::sweep::summary::ESTIMATE,
             seed: 1,
             k: 4,
             widths: "4-50-100".into(),

@@ -343,6 +343,31 @@ impl Network {
         Self::with_layers(layers)
     }
 
+    /// The network with each `W_i` divided by `√n_i` (its number of rows): a network drawn with
+    /// `N(0, 1)` weights ([`WeightScale::Unit`]) restated in the theorems' `N(0, 1/n_i)`
+    /// convention. For ReLU layers (positively homogeneous) this divides `G(x)` by
+    /// `Π √n_i` and `f` by `Π n_i`: the same landscape up to that constant (the same classes,
+    /// critical points and descent directions), now comparable with `F` (THEORY.md §4).
+    pub fn unit_to_normalized(&self) -> Self {
+        // A bias is scaled by the product up to its layer, so that every layer's output is the
+        // original one times that product (exact for ReLU layers).
+        let mut product = 1.0;
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| {
+                let s = 1.0 / (l.weight.nrows() as f64).sqrt();
+                product *= s;
+                Layer {
+                    weight: Mat::from_fn(l.weight.nrows(), l.weight.ncols(), |i, j| s * l.weight[(i, j)]),
+                    bias: l.bias.as_ref().map(|b| b.iter().map(|v| product * v).collect()),
+                    activation: l.activation,
+                }
+            })
+            .collect();
+        Self::with_layers(layers)
+    }
+
     /// The layers.
     pub fn layers(&self) -> &[Layer] {
         &self.layers
@@ -564,6 +589,32 @@ mod tests {
                 assert_eq!(pre[l].col_as_slice(j), &z[..], "layer {} column {j}", l + 1);
             }
             assert_eq!(out.col_as_slice(j), trace.output(), "output column {j}");
+        }
+    }
+
+    #[test]
+    fn unit_weights_restated_as_normalized_match_the_normalized_draw() {
+        // The same seed draws the same standard normals; normalized entries are them / √n_i.
+        let widths = [3, 20, 30];
+        let key = || stream(2, "network", 0, Stream::Network);
+        let unit = Network::gaussian(&widths, WeightScale::Unit, &mut key()).unit_to_normalized();
+        let normalized = Network::gaussian(&widths, WeightScale::Normalized, &mut key());
+        for (a, b) in unit.layers().iter().zip(normalized.layers()) {
+            assert!((&a.weight - &b.weight).norm_max() <= 1e-15 * b.weight.norm_max());
+        }
+        // With biases, every layer's output is scaled by the product of the factors so far.
+        let mut layers = Network::gaussian(&widths, WeightScale::Unit, &mut key())
+            .layers()
+            .to_vec();
+        layers[0].bias = Some((0..20).map(|i| i as f64 - 9.5).collect());
+        layers[1].bias = Some(vec![0.25; 30]);
+        let biased = Network::from_layers(layers).unwrap();
+        let x = [0.3, -1.2, 0.7];
+        let scale = 1.0 / (20.0f64 * 30.0).sqrt();
+        let expected: Vec<f64> = biased.forward(&x).output().iter().map(|v| v * scale).collect();
+        let restated = biased.unit_to_normalized();
+        for (a, b) in restated.forward(&x).output().iter().zip(&expected) {
+            assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} vs {b}");
         }
     }
 }

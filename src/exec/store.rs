@@ -171,7 +171,8 @@ pub fn read_rows(dir: &Path) -> Result<StoredRows> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(&bytes[..usable]);
-    let header = reader.headers()?.clone();
+    let corrupt = |e: csv::Error| trials_error(&path, format!("not a readable rows file ({e}); the file is corrupt"));
+    let header = reader.headers().map_err(corrupt)?.clone();
     if header.get(0) != Some(ID_COLUMN) {
         return Err(trials_error(
             &path,
@@ -184,7 +185,7 @@ pub fn read_rows(dir: &Path) -> Result<StoredRows> {
     let mut cut = false;
     loop {
         let start = reader.position().byte();
-        if !reader.read_record(&mut record)? {
+        if !reader.read_record(&mut record).map_err(corrupt)? {
             break;
         }
         let id: u64 = record[0]
@@ -404,6 +405,13 @@ mod tests {
         assert!(read_rows(&dir).unwrap_err().to_string().contains("corrupt"));
         std::fs::write(dir.join(ROWS_FILE), "m,value\n1,2\n").unwrap();
         assert!(read_rows(&dir).unwrap_err().to_string().contains("trial_id"));
+        // A record with a field cut out: a usage error naming the file, not an I/O failure.
+        std::fs::write(dir.join(ROWS_FILE), "trial_id,m,value,note\n1,1,0.5,\n2,2,\n").unwrap();
+        let err = read_rows(&dir).unwrap_err();
+        assert!(
+            err.is_usage() && err.to_string().contains("not a readable rows file"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -19,9 +19,15 @@ use crate::exec::TrialRows;
 use crate::solvers::{Method, Selection};
 use crate::stats::{PowerLawFit, power_law_fit, wilson_interval};
 
+/// What kind of number the sweep's summaries hold (STYLE.md: every Monte Carlo output says
+/// so in a column): success rates, `m*` and fitted slopes are estimates from finite trials.
+pub const ESTIMATE: &str = "estimate";
+
 /// One row of `success.csv`: one setting over its trials.
 #[derive(Clone, Debug, Serialize)]
 pub struct SuccessRow {
+    /// [`ESTIMATE`]: the success rate is estimated from the trials (Wilson 95% interval).
+    pub kind: &'static str,
     /// Master seed.
     pub seed: u64,
     /// Latent dimension.
@@ -71,6 +77,8 @@ pub struct SuccessRow {
 /// One row of `transitions.csv`: the 50% point of one success curve (all but m fixed).
 #[derive(Clone, Debug, Serialize)]
 pub struct TransitionRow {
+    /// [`ESTIMATE`]: `m*` is estimated from the success curve.
+    pub kind: &'static str,
     /// Master seed.
     pub seed: u64,
     /// Latent dimension.
@@ -120,6 +128,8 @@ pub struct TransitionRow {
 /// One row of `fits.csv`: `ln m* = a + b ln x` over the curves that differ only in `x`.
 #[derive(Clone, Debug, Serialize)]
 pub struct FitRow {
+    /// [`ESTIMATE`]: a least-squares fit to estimated `m*` (95% t interval).
+    pub kind: &'static str,
     /// `k`, `d` or `log_n` (then x = ln n).
     pub variable: &'static str,
     /// Solver.
@@ -205,6 +215,7 @@ pub fn success_rows(rows: &TrialRows<SweepRow>, trials: u64) -> Vec<SuccessRow> 
             let (wilson_lo, wilson_hi) = wilson_interval(successes as u64, count as u64);
             let mean = |f: &dyn Fn(&SweepRow) -> f64| group.iter().map(|(_, r)| f(r)).sum::<f64>() / count as f64;
             SuccessRow {
+                kind: ESTIMATE,
                 seed: first.seed,
                 k: first.k,
                 widths: first.widths.clone(),
@@ -254,6 +265,7 @@ pub fn transition_rows(success: &[SuccessRow]) -> Vec<TransitionRow> {
             let t = transition(&points);
             let s = curve[0];
             TransitionRow {
+                kind: ESTIMATE,
                 seed: s.seed,
                 k: s.k,
                 widths: s.widths.clone(),
@@ -328,6 +340,7 @@ fn fit_row(axis: &FitAxis, group: &[&TransitionRow]) -> FitRow {
     let ys: Vec<f64> = used.iter().filter_map(|g| g.m_star).collect();
     let fit: Option<PowerLawFit> = power_law_fit(&xs, &ys);
     FitRow {
+        kind: ESTIMATE,
         variable: axis.variable,
         method: t.method,
         snr_db: t.snr_db,
