@@ -465,3 +465,43 @@ fn shipped_sweep_configs_and_claim_grids_are_valid() {
         }
     }
 }
+
+/// `selection = "both"`: each trial writes one row per rule from the same solves; the
+/// objective rows (and every summary's objective rows) equal those of an objective-only sweep,
+/// and each figure is drawn once per rule.
+#[test]
+fn both_selections_split_every_output_by_rule() {
+    let dir = scratch("both", &format!("{SMALL}restarts = [2]\n"));
+    std::fs::write(
+        dir.join("both.toml"),
+        format!("{SMALL}restarts = [2]\nselection = \"both\"\n"),
+    )
+    .unwrap();
+    for (config, out) in [("grid.toml", "objective"), ("both.toml", "both")] {
+        assert_ok(&run(&dir, &["--quiet", "--out", out, "sweep", "--config", config]));
+    }
+    for file in ["trials.csv", "success.csv", "transitions.csv", "fits.csv"] {
+        let only = read(&dir.join("objective").join(file));
+        let both = read(&dir.join("both").join(file));
+        let (mut objective, mut oracle) = (Vec::new(), Vec::new());
+        for line in both.lines().skip(1) {
+            if line.contains(",objective,") {
+                objective.push(line);
+            } else {
+                assert!(line.contains(",oracle,"), "{file}: {line}");
+                oracle.push(line);
+            }
+        }
+        assert_eq!(objective, only.lines().skip(1).collect::<Vec<_>>(), "{file}");
+        assert_eq!(objective.len(), oracle.len(), "{file}");
+        assert_eq!(both.lines().next(), only.lines().next(), "{file} header");
+    }
+    // The same trial ids, each once per rule.
+    let ids = trial_ids(&dir.join("both"));
+    assert_eq!(ids.len(), 2 * trial_ids(&dir.join("objective")).len());
+    assert!(ids.chunks(2).all(|pair| pair[0] == pair[1]));
+    for figure in ["success_dpr_objective.png", "success_dpr_oracle.png"] {
+        assert!(dir.join("both").join(figure).exists(), "{figure}");
+    }
+    assert!(dir.join("objective/success_dpr.png").exists());
+}

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::conditions::wdc::Domain;
 use crate::core::measure::MeasurementScale;
 use crate::core::network::WeightScale;
+use crate::solvers::SelectionMode;
 
 /// Numerical audit of phase retrieval under deep generative priors (Hand–Leong–Voroninski 2018).
 #[derive(Debug, Parser)]
@@ -359,18 +360,6 @@ pub struct AuditArgs {
     pub refine_steps: usize,
 }
 
-/// Which selection rules `solve` reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SelectArg {
-    /// Lowest objective (no truth needed).
-    Objective,
-    /// Closest to the truth (replication of the paper's code only).
-    Oracle,
-    /// Both, each labelled.
-    Both,
-}
-
 /// `dpr-audit solve`.
 #[derive(Clone, Debug, Args, serde::Serialize)]
 pub struct SolveArgs {
@@ -412,7 +401,7 @@ pub struct SolveArgs {
     pub f_tol: Option<f64>,
     /// How the reported solution is chosen among the runs.
     #[arg(long, value_enum, default_value = "objective")]
-    pub select: SelectArg,
+    pub select: SelectionMode,
     /// Success threshold on the sign-invariant relative error.
     #[arg(long, default_value_t = 1e-4)]
     pub success_tol: f64,

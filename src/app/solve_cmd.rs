@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::cli::{SelectArg, SolveArgs};
+use super::cli::SolveArgs;
 use super::context::{Context, Outcome};
 use super::inputs::{at_least, latent_code, network, positive};
 use crate::core::measure::MeasurementScale;
@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::report::output::OutputDir;
 use crate::report::widths_label;
 use crate::solvers::instance::{self, InstanceKey};
-use crate::solvers::{Chosen, Method, MethodParams, Run, Selection, Settings, check_step, choose, run_origin, solve};
+use crate::solvers::{Chosen, Method, MethodParams, Run, Settings, check_step, choose, run_origin, solve};
 
 /// The settings of a method with the user's overrides applied.
 pub fn loop_settings(
@@ -47,15 +47,6 @@ pub fn loop_settings(
         }
     }
     Ok(settings)
-}
-
-/// The selection rules of `--select`.
-pub fn selections(select: SelectArg) -> Vec<Selection> {
-    match select {
-        SelectArg::Objective => vec![Selection::Objective],
-        SelectArg::Oracle => vec![Selection::Oracle],
-        SelectArg::Both => vec![Selection::Objective, Selection::Oracle],
-    }
 }
 
 /// Method parameters: the given step or DPR's default rescaled to the variances in use.
@@ -206,7 +197,9 @@ pub fn run(ctx: &Context, args: SolveArgs) -> Result<Outcome> {
             }
         })
         .collect();
-    let chosen: Vec<Chosen> = selections(args.select)
+    let chosen: Vec<Chosen> = args
+        .select
+        .selections()
         .into_iter()
         .map(|s| choose(&runs, &inst.x0, s))
         .collect();

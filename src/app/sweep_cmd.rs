@@ -96,12 +96,13 @@ fn describe_transition(t: &TransitionRow) -> String {
     };
     let bracket = |v: Option<f64>| v.map_or_else(|| "open".to_string(), |m| format!("{m}"));
     format!(
-        "  {:<5} k = {:<3} net {:<12} snr {:<6} {} restarts: {value}; Wilson bracket [{}, {}]\n",
+        "  {:<5} k = {:<3} net {:<12} snr {:<6} {} restarts, {} selection: {value}; Wilson bracket [{}, {}]\n",
         t.method.name(),
         t.k,
         layers_label(&t.widths),
         snr_label(t.snr_db),
         t.restarts,
+        t.selection.name(),
         bracket(t.m_star_lo),
         bracket(t.m_star_hi)
     )
@@ -121,15 +122,17 @@ pub fn summary(done: &Finished, header: String, extra: serde_json::Value) -> Out
     for f in &a.fits {
         human += &match (f.exponent, f.exponent_lo, f.exponent_hi, f.r2) {
             (Some(b), Some(lo), Some(hi), Some(r2)) => format!(
-                "  fit {} m* ∝ {}^b: b = {b:.3} [{lo:.3}, {hi:.3}] (95% t interval, {} curves), R² = {r2:.3}; theorem's exponent {}\n",
+                "  fit {} ({} selection) m* ∝ {}^b: b = {b:.3} [{lo:.3}, {hi:.3}] (95% t interval, {} curves), R² = {r2:.3}; theorem's exponent {}\n",
                 f.method.name(),
+                f.selection.name(),
                 f.variable,
                 f.points,
                 f.reference_exponent
             ),
             _ => format!(
-                "  fit {} m* against {}: only {} of {} curves have an interpolated m*, too few for a fit\n",
+                "  fit {} ({} selection) m* against {}: {} of {} curves have an interpolated m*, too few for a fit (it needs 3)\n",
                 f.method.name(),
+                f.selection.name(),
                 f.variable,
                 f.points,
                 f.curves

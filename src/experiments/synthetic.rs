@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::exec::run::run_all;
 use crate::exec::{Study, TrialRows};
 use crate::rng::{Stream, stream};
-use crate::solvers::{Method, Selection};
+use crate::solvers::{Method, SelectionMode};
 use crate::stats::wilson_interval;
 use crate::sweep::config::Snr;
 use crate::sweep::{SweepConfig, SweepRow, SweepStudy, analyse};
@@ -136,7 +136,7 @@ impl Protocol {
             success_tol: SUCCESS_TOL,
             weight_scale: WeightScale::Unit,
             measurement_scale: MeasurementScale::Normalized,
-            selection: Selection::Objective,
+            selection: SelectionMode::Objective,
             max_iters: None,
             grad_tol: None,
             f_tol: None,

@@ -127,6 +127,29 @@ impl Selection {
     }
 }
 
+/// Which selection rules a command reports: one, or both (each row labelled with its rule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SelectionMode {
+    /// Lowest objective (no truth needed).
+    Objective,
+    /// Closest to the truth (replication of the paper's code only).
+    Oracle,
+    /// Both, each labelled.
+    Both,
+}
+
+impl SelectionMode {
+    /// The rules, objective first.
+    pub fn selections(self) -> Vec<Selection> {
+        match self {
+            SelectionMode::Objective => vec![Selection::Objective],
+            SelectionMode::Oracle => vec![Selection::Oracle],
+            SelectionMode::Both => vec![Selection::Objective, Selection::Oracle],
+        }
+    }
+}
+
 /// DPR's step size `α = ½ · 2^d / (g_W · g_A)` (THEORY.md §6: `α = 0.5 · 2^d` worked with
 /// `N(0, 1/n_i)` weights and `N(0, 1/m)` measurements). The gains rescale it for other
 /// variances: `g_W = Π_i n_i σ_i²` (1 for `N(0, 1/n_i)`), `g_A = m σ_A²` (1 for `N(0, 1/m)`),

@@ -16,7 +16,7 @@
 //! | `success_tol` | `1e-4` | success: `min(‖x̂−x0‖, ‖x̂+x0‖)/‖x0‖ ≤ success_tol` (HLV's synthetic experiment) | finite, > 0 |
 //! | `weight_scale` | `"normalized"` | weights `N(0, 1/n_i)` or `"unit"` `N(0, 1)` (DPR's step is rescaled automatically) | — |
 //! | `measurement_scale` | `"normalized"` | `A` with `N(0, 1/m)` or `"unit"` `N(0, 1)` entries | — |
-//! | `selection` | `"objective"` | how the solution is chosen among restarts: lowest objective, or `"oracle"` (closest to the truth; replication mode only) | — |
+//! | `selection` | `"objective"` | how the solution is chosen among restarts: lowest objective, `"oracle"` (closest to the truth; replication mode only), or `"both"` (each trial writes one row per rule, from the same solves; every summary, fit and figure is split by rule) | — |
 //! | `max_iters`, `grad_tol`, `f_tol` | per method ([`crate::solvers::Method::default_settings`]) | the solver loop's limits | `max_iters ≥ 1`; tolerances finite, ≥ 0 |
 //! | `step` | `0.5·2^d`, rescaled ([`crate::solvers::dpr_step`]) | DPR/GD step size α | finite, > 0 |
 //! | `lr` | `0.01` | Adam's learning rate | finite, > 0 |
@@ -33,7 +33,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::core::measure::MeasurementScale;
 use crate::core::network::WeightScale;
 use crate::error::{Error, Result};
-use crate::solvers::{Method, Selection, Settings};
+use crate::solvers::{Method, SelectionMode, Settings};
 
 /// A noise level: SNR in dB of the amplitudes, or none (written `"none"` in TOML).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -104,8 +104,8 @@ fn normalized_measurements() -> MeasurementScale {
     MeasurementScale::Normalized
 }
 
-fn by_objective() -> Selection {
-    Selection::Objective
+fn by_objective() -> SelectionMode {
+    SelectionMode::Objective
 }
 
 fn default_lr() -> f64 {
@@ -155,9 +155,9 @@ pub struct SweepConfig {
     /// Variance convention of `A`.
     #[serde(default = "normalized_measurements")]
     pub measurement_scale: MeasurementScale,
-    /// Selection among restarts.
+    /// Selection among restarts (one rule or both).
     #[serde(default = "by_objective")]
-    pub selection: Selection,
+    pub selection: SelectionMode,
     /// Most iterations per run.
     #[serde(default)]
     pub max_iters: Option<usize>,

@@ -10,7 +10,7 @@ use super::trial::snr_label;
 use crate::error::Result;
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, heatmap, line_plot};
-use crate::solvers::Method;
+use crate::solvers::{Method, Selection};
 
 /// Which grid axes besides m take several values (they label the curves).
 struct Varying {
@@ -94,7 +94,35 @@ fn same_curve(s: &SuccessRow, t: &TransitionRow) -> bool {
     s.k == t.k && s.widths == t.widths && s.snr_db == t.snr_db && s.restarts == t.restarts && s.method == t.method
 }
 
-fn success_figure(out: &OutputDir, prefix: &Path, grid: &Grid, a: &Analysis, method: Method) -> Result<String> {
+/// What tells the figures of one selection rule apart when a sweep writes both: a file-name
+/// suffix (`_oracle`) and a title suffix; both empty for a single rule.
+struct Tag {
+    file: String,
+    title: String,
+}
+
+impl Tag {
+    fn of(selection: Selection, both: bool) -> Self {
+        if both {
+            Self {
+                file: format!("_{}", selection.name()),
+                title: format!(" ({} selection)", selection.name()),
+            }
+        } else {
+            Self {
+                file: String::new(),
+                title: String::new(),
+            }
+        }
+    }
+}
+
+fn success_figure(
+    out: &OutputDir,
+    prefix: &Path,
+    (grid, a, tag): (&Grid, &Analysis, &Tag),
+    method: Method,
+) -> Result<String> {
     let vary = Varying::of(grid);
     let series: Vec<Series> = a
         .transitions
@@ -114,10 +142,14 @@ fn success_figure(out: &OutputDir, prefix: &Path, grid: &Grid, a: &Analysis, met
             }
         })
         .collect();
-    let rel = relative(prefix, &format!("success_{}.png", method.name()));
+    let rel = relative(prefix, &format!("success_{}{}.png", method.name(), tag.file));
     line_plot(
         &out.file(&rel),
-        &format!("{}: success rate (estimate; Wilson 95% in success.csv)", method.name()),
+        &format!(
+            "{}{}: success rate (estimate; Wilson 95% in success.csv)",
+            method.name(),
+            tag.title
+        ),
         x_label(grid),
         "success rate",
         &series,
@@ -129,7 +161,7 @@ fn success_figure(out: &OutputDir, prefix: &Path, grid: &Grid, a: &Analysis, met
 
 /// Phase diagrams (k × m heat maps of the success rate), one per method and non-k setting
 /// with at least two k and two m values.
-fn phase_figures(out: &OutputDir, prefix: &Path, grid: &Grid, a: &Analysis) -> Result<Vec<String>> {
+fn phase_figures(out: &OutputDir, prefix: &Path, (grid, a, tag): (&Grid, &Analysis, &Tag)) -> Result<Vec<String>> {
     let vary = Varying::of(grid);
     let mut files = Vec::new();
     let mut done: Vec<(Method, String, Option<u64>, usize)> = Vec::new();
@@ -188,14 +220,20 @@ fn phase_figures(out: &OutputDir, prefix: &Path, grid: &Grid, a: &Analysis) -> R
         let rel = relative(
             prefix,
             &format!(
-                "phase_{}{}.png",
+                "phase_{}{}{}.png",
                 s.method.name(),
-                vary.suffix(&s.widths, s.snr_db, s.restarts)
+                vary.suffix(&s.widths, s.snr_db, s.restarts),
+                tag.file
             ),
         );
         heatmap(
             &out.file(&rel),
-            &format!("{}: success rate over k and {}", s.method.name(), x_label(grid)),
+            &format!(
+                "{}{}: success rate over k and {}",
+                s.method.name(),
+                tag.title,
+                x_label(grid)
+            ),
             &axis,
             "k",
             "success rate (estimate)",
@@ -210,7 +248,7 @@ fn phase_figures(out: &OutputDir, prefix: &Path, grid: &Grid, a: &Analysis) -> R
 }
 
 /// `m*` against k with the fitted power laws (only when some fit against k exists).
-fn m_star_figure(out: &OutputDir, prefix: &Path, grid: &Grid, a: &Analysis) -> Result<Option<String>> {
+fn m_star_figure(out: &OutputDir, prefix: &Path, (grid, a, tag): (&Grid, &Analysis, &Tag)) -> Result<Option<String>> {
     let vary = Varying::of(grid);
     let fits: Vec<&FitRow> = a
         .fits
@@ -263,10 +301,13 @@ fn m_star_figure(out: &OutputDir, prefix: &Path, grid: &Grid, a: &Analysis) -> R
             points: line,
         });
     }
-    let rel = relative(prefix, "m_star_vs_k.png");
+    let rel = relative(prefix, &format!("m_star_vs_k{}.png", tag.file));
     line_plot(
         &out.file(&rel),
-        "m* (50% success) against k, log-log, with least-squares fits",
+        &format!(
+            "m* (50% success) against k{}, log-log, with least-squares fits",
+            tag.title
+        ),
         "k",
         "m*",
         &series,
@@ -277,12 +318,19 @@ fn m_star_figure(out: &OutputDir, prefix: &Path, grid: &Grid, a: &Analysis) -> R
 }
 
 /// Draws every figure of a sweep into `prefix` inside `out`; returns their relative names.
+/// With both selection rules, each figure is drawn once per rule (file names end in
+/// `_objective` / `_oracle`).
 pub fn draw(out: &OutputDir, prefix: &Path, grid: &Grid, a: &Analysis) -> Result<Vec<String>> {
     let mut files = Vec::new();
-    for &method in &grid.config.methods {
-        files.push(success_figure(out, prefix, grid, a, method)?);
+    let selections = grid.config.selection.selections();
+    for &selection in &selections {
+        let part = a.only(selection);
+        let tag = Tag::of(selection, selections.len() > 1);
+        for &method in &grid.config.methods {
+            files.push(success_figure(out, prefix, (grid, &part, &tag), method)?);
+        }
+        files.extend(phase_figures(out, prefix, (grid, &part, &tag))?);
+        files.extend(m_star_figure(out, prefix, (grid, &part, &tag))?);
     }
-    files.extend(phase_figures(out, prefix, grid, a)?);
-    files.extend(m_star_figure(out, prefix, grid, a)?);
     Ok(files)
 }

@@ -181,6 +181,27 @@ pub struct Analysis {
     pub fits: Vec<FitRow>,
 }
 
+impl Analysis {
+    /// The rows of one selection rule.
+    pub fn only(&self, selection: Selection) -> Analysis {
+        Analysis {
+            success: self
+                .success
+                .iter()
+                .filter(|r| r.selection == selection)
+                .cloned()
+                .collect(),
+            transitions: self
+                .transitions
+                .iter()
+                .filter(|r| r.selection == selection)
+                .cloned()
+                .collect(),
+            fits: self.fits.iter().filter(|r| r.selection == selection).cloned().collect(),
+        }
+    }
+}
+
 /// Groups `items` by `key` in order of first appearance.
 fn groups<T, K: PartialEq>(items: impl IntoIterator<Item = T>, key: impl Fn(&T) -> K) -> Vec<Vec<T>> {
     let mut out: Vec<(K, Vec<T>)> = Vec::new();
@@ -204,9 +225,10 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-/// Success per setting: rows grouped by their setting (`trials` consecutive ids each).
+/// Success per setting and selection rule: rows grouped by their setting (`trials`
+/// consecutive ids each) and rule.
 pub fn success_rows(rows: &TrialRows<SweepRow>, trials: u64) -> Vec<SuccessRow> {
-    groups(rows.iter(), |(id, _)| id / trials)
+    groups(rows.iter(), |(id, r)| (id / trials, r.selection))
         .into_iter()
         .map(|group| {
             let first = &group[0].1;
@@ -244,8 +266,15 @@ pub fn success_rows(rows: &TrialRows<SweepRow>, trials: u64) -> Vec<SuccessRow> 
 }
 
 /// The key of a success curve: every parameter but m.
-fn curve_key(s: &SuccessRow) -> (usize, String, Option<u64>, usize, Method) {
-    (s.k, s.widths.clone(), s.snr_db.map(f64::to_bits), s.restarts, s.method)
+fn curve_key(s: &SuccessRow) -> (usize, String, Option<u64>, usize, Method, Selection) {
+    (
+        s.k,
+        s.widths.clone(),
+        s.snr_db.map(f64::to_bits),
+        s.restarts,
+        s.method,
+        s.selection,
+    )
 }
 
 /// The transition of each success curve.
@@ -369,7 +398,13 @@ pub fn fit_rows(transitions: &[TransitionRow]) -> Vec<FitRow> {
     let mut out = Vec::new();
     for axis in &FIT_AXES {
         let grouped = groups(transitions.iter(), |t| {
-            (t.method, t.snr_db.map(f64::to_bits), t.restarts, (axis.fixed)(t))
+            (
+                t.method,
+                t.snr_db.map(f64::to_bits),
+                t.restarts,
+                t.selection,
+                (axis.fixed)(t),
+            )
         });
         for group in grouped {
             let mut xs: Vec<u64> = group.iter().map(|t| (axis.x)(t).to_bits()).collect();

@@ -124,7 +124,7 @@ impl SweepStudy {
     }
 
     /// Solves trial `id`.
-    fn solve_trial(&self, id: u64) -> SweepRow {
+    fn solve_trial(&self, id: u64) -> Vec<SweepRow> {
         let (s, t) = self.locate(id);
         let c = &self.grid.config;
         let widths = s.widths();
@@ -162,35 +162,38 @@ impl SweepStudy {
             &self.grid.loop_settings(s.method),
             starts.as_ref(),
         );
-        let chosen = choose(&runs, &inst.x0, c.selection);
-        let run = &runs[chosen.run];
-        SweepRow {
-            seed: self.seed,
-            k: s.k,
-            widths: label,
-            d: s.depth(),
-            n: s.n(),
-            weight_scale: c.weight_scale,
-            m: s.m,
-            m_over_n: s.m as f64 / s.n() as f64,
-            measurement_scale: c.measurement_scale,
-            snr_db: s.snr_db,
-            method: s.method,
-            restarts: s.restarts,
-            selection: c.selection,
-            step: params.step,
-            lr: params.adam.lr,
-            trial: t,
-            relative_error: chosen.relative_error,
-            success_tol: c.success_tol,
-            success: chosen.relative_error <= c.success_tol,
-            value: chosen.value,
-            iterations: run.iterations,
-            negations: run.counters.negations,
-            termination: run.termination.name().into(),
-            gradient_evaluations: runs.iter().map(|r| r.counters.gradient_evaluations).sum(),
-            value_evaluations: runs.iter().map(|r| r.counters.value_evaluations).sum(),
-        }
+        let rows = c.selection.selections().into_iter().map(|selection| {
+            let chosen = choose(&runs, &inst.x0, selection);
+            let run = &runs[chosen.run];
+            SweepRow {
+                seed: self.seed,
+                k: s.k,
+                widths: label.clone(),
+                d: s.depth(),
+                n: s.n(),
+                weight_scale: c.weight_scale,
+                m: s.m,
+                m_over_n: s.m as f64 / s.n() as f64,
+                measurement_scale: c.measurement_scale,
+                snr_db: s.snr_db,
+                method: s.method,
+                restarts: s.restarts,
+                selection,
+                step: params.step,
+                lr: params.adam.lr,
+                trial: t,
+                relative_error: chosen.relative_error,
+                success_tol: c.success_tol,
+                success: chosen.relative_error <= c.success_tol,
+                value: chosen.value,
+                iterations: run.iterations,
+                negations: run.counters.negations,
+                termination: run.termination.name().into(),
+                gradient_evaluations: runs.iter().map(|r| r.counters.gradient_evaluations).sum(),
+                value_evaluations: runs.iter().map(|r| r.counters.value_evaluations).sum(),
+            }
+        });
+        rows.collect()
     }
 }
 
@@ -231,7 +234,7 @@ impl Study for SweepStudy {
     }
 
     fn run(&self, id: u64) -> Result<Vec<SweepRow>> {
-        Ok(vec![self.solve_trial(id)])
+        Ok(self.solve_trial(id))
     }
 }
 
