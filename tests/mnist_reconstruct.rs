@@ -263,39 +263,25 @@ fn a_decoder_that_differs_from_its_checksum_is_refused() {
     for f in ["vae-decoder.safetensors", "relu-decoder.safetensors"] {
         std::fs::copy(shipped.join(f), models.join(f)).unwrap();
     }
+    let reconstruct = |decoder: &'static str| {
+        [
+            "mnist",
+            "reconstruct",
+            "--fixture",
+            "--models",
+            "models",
+            "--decoder",
+            decoder,
+        ]
+    };
+    // Listed checksums that differ from the files; then a SHA256SUMS that lists nothing.
     let sums = read(&shipped.join("SHA256SUMS")).replace(char::is_numeric, "0");
     std::fs::write(models.join("SHA256SUMS"), sums).unwrap();
-    assert_usage_errors(
-        &dir,
-        &[(
-            &[
-                "mnist",
-                "reconstruct",
-                "--fixture",
-                "--models",
-                "models",
-                "--decoder",
-                "vae",
-            ],
-            "SHA-256",
-        )],
-    );
-    // A folder whose SHA256SUMS does not list the decoder is refused too.
+    assert_usage_errors(&dir, &[(&reconstruct("vae"), "SHA-256")]);
     std::fs::write(models.join("SHA256SUMS"), "").unwrap();
     assert_usage_errors(
         &dir,
-        &[(
-            &[
-                "mnist",
-                "reconstruct",
-                "--fixture",
-                "--models",
-                "models",
-                "--decoder",
-                "relu",
-            ],
-            "no SHA-256 listed for relu-decoder.safetensors",
-        )],
+        &[(&reconstruct("relu"), "no SHA-256 listed for relu-decoder.safetensors")],
     );
 }
 
