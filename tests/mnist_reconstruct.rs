@@ -359,3 +359,63 @@ fn synthetic_and_audit_run_at_tiny_sizes() {
             .any(|r| r["network"] == "random" && r["hypothesis"] == "bias_free" && r["status"] == "fails")
     );
 }
+
+/// A killed `mnist reconstruct` resumes cell by cell (`--resume`): the rerun without it is
+/// refused, and the resumed outputs equal an uninterrupted run's byte for byte.
+#[test]
+fn a_killed_run_resumes_with_every_cell_exactly_once() {
+    let dir = scratch("resume");
+    let protocol = [
+        "mnist",
+        "reconstruct",
+        "--fixture",
+        "--images",
+        "0-5",
+        "--m",
+        "50,100,200",
+        "--restarts",
+        "2",
+        "--iterations",
+        "300",
+        "--s-max",
+        "62",
+    ];
+    let with = |out: &'static str, extra: &[&'static str]| -> Vec<&'static str> {
+        ["--quiet", "--threads", "2", "--out", out]
+            .into_iter()
+            .chain(protocol)
+            .chain(extra.iter().copied())
+            .collect()
+    };
+    assert_ok(&run(&dir, &with("reference", &[])));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dpr-audit"))
+        .args(with("killed", &[]))
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let done = dir.join("killed/shard-0-of-1/done.txt");
+    common::wait_for_lines(&mut child, &done, 2);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let cells_done = read(&done).lines().count();
+    assert!(cells_done < 18, "all {cells_done} cells finished before the kill");
+    let again = run(&dir, &with("killed", &[]));
+    assert_eq!(again.status.code(), Some(2), "{}", common::stderr(&again));
+    assert!(common::stderr(&again).contains("--resume"));
+    let resumed = run(&dir, &with("killed", &["--resume", "--json"]));
+    assert_ok(&resumed);
+    let json: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(json["cells_run"].as_u64().unwrap() as usize + cells_done, 18, "{json}");
+    for file in ["reconstruct.csv", "dpr_runs.csv", "sparse_sweep.csv", "figure2.csv"] {
+        assert!(
+            read(&dir.join("reference").join(file)) == read(&dir.join("killed").join(file)),
+            "{file} differs after the resume"
+        );
+    }
+    assert!(
+        !dir.join("killed/shard-0-of-1").exists(),
+        "the working folder was left behind"
+    );
+}

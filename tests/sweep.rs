@@ -4,11 +4,10 @@
 //! (Wilson intervals, the transition m*) against reference values.
 
 mod common;
-use common::{assert_ok, assert_usage_errors, read, scratch_dir, stderr};
+use common::{assert_ok, assert_usage_errors, read, scratch_dir, stderr, wait_for_lines};
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use dpr_audit::stats::wilson_interval;
 use dpr_audit::sweep::transition::{CurvePoint, TransitionKind, transition};
@@ -217,25 +216,6 @@ fn merge_refuses_missing_duplicated_and_foreign_shards() {
     let out = run(&dir, &["--out", "s", "merge", "s"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--out") && dir.join("s/shard-0-of-2/rows.csv").exists());
-}
-
-/// Waits until `path` has at least `lines` lines (or `child` exits, which fails the test).
-fn wait_for_lines(child: &mut std::process::Child, path: &Path, lines: usize) {
-    let start = Instant::now();
-    loop {
-        if std::fs::read_to_string(path).is_ok_and(|t| t.lines().count() >= lines) {
-            return;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the sweep finished before it could be killed"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no trial completed in 120 s"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 #[test]

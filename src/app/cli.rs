@@ -587,6 +587,10 @@ pub struct MnistReconstructArgs {
     /// Values of m with a Figure 3 image grid.
     #[arg(long, value_delimiter = ',', default_value = "100,300")]
     pub figure_m: Vec<usize>,
+    /// Continue an interrupted run: keep the cells (image, m) already done in the output
+    /// folder (after checking that the configuration matches) and run only the missing ones.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// `dpr-audit mnist synthetic`.

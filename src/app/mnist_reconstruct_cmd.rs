@@ -20,10 +20,14 @@ use serde::Serialize;
 use super::cli::MnistReconstructArgs;
 use super::context::{Context, Outcome};
 use crate::error::{Error, Result};
+use crate::exec::Study;
+use crate::exec::merge::{collect, read_folders};
+use crate::exec::run::{Invocation, run_shard};
+use crate::exec::shard::Shard;
 use crate::experiments::decoders;
 use crate::experiments::figures::write_reconstruction;
 use crate::experiments::reconstruct::{
-    self, Algorithm, Decoder, Protocol, SummaryRow, curve_label, sparsity_grid, summarize,
+    self, Algorithm, Decoder, Protocol, ReconstructStudy, SummaryRow, curve_label, sparsity_grid, summarize,
 };
 use crate::images::mnist::{self, Digits, Split};
 use crate::report::output::OutputDir;
@@ -121,14 +125,23 @@ pub fn run(ctx: &Context, args: MnistReconstructArgs) -> Result<Outcome> {
     } else {
         Vec::new()
     };
-    let cells = (digits.len() * protocol.m.len()) as u64;
-    let bar = progress::bar(cells, "reconstruct", ctx.quiet);
+    let study = ReconstructStudy::new(&digits, &decoders, &protocol, ctx.seed)?;
+    let bar = progress::bar(study.len(), "reconstruct", ctx.quiet);
     let clock = Instant::now();
-    let results = reconstruct::run(&digits, &decoders, &protocol, ctx.seed, &|| bar.inc(1))?;
+    // Each finished cell is appended to OUT/shard-0-of-1 at once; the final outputs replace OUT.
+    let out_path = ctx.out_dir("mnist-reconstruct");
+    let work = out_path.join(Shard::WHOLE.folder_name());
+    let how = Invocation {
+        resume: args.resume,
+        command_line: &ctx.command_line,
+        threads: ctx.threads,
+    };
+    let report = run_shard(&study, Shard::WHOLE, &work, how, &|| bar.inc(1))?;
+    let results = study.results(&collect(&study, &read_folders(&[work])?)?)?;
     let wall = clock.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let summary = summarize(&results.rows);
-    let out = OutputDir::create(&ctx.out_dir("mnist-reconstruct"))?;
+    let out = OutputDir::create(&out_path)?;
     write_reconstruction(&out, "", &results, &summary, &args.figure_m)?;
     out.write_csv("timing.csv", &results.timing)?;
     let images: Vec<usize> = (0..digits.len()).map(|i| digits.source_index(i)).collect();
@@ -157,8 +170,8 @@ pub fn run(ctx: &Context, args: MnistReconstructArgs) -> Result<Outcome> {
     );
     human += &table(&summary);
     human += &format!(
-        "  time: {wall:.1} s wall clock on {} thread(s); per algorithm (summed over cells, measured):\n",
-        ctx.threads
+        "  time: {wall:.1} s wall clock on {} thread(s) for {} of {} cells ({} found done); per algorithm (summed over cells, measured):\n",
+        ctx.threads, report.ran, report.trials, report.reused
     );
     for t in &results.timing {
         human += &format!(
@@ -175,6 +188,8 @@ pub fn run(ctx: &Context, args: MnistReconstructArgs) -> Result<Outcome> {
         "images": images,
         "m": protocol.m,
         "wall_seconds": wall,
+        "cells_run": report.ran,
+        "cells_found_done": report.reused,
         "summary": summary,
         "timing": results.timing,
     });

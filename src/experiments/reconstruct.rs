@@ -45,14 +45,15 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use faer::Mat;
-use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::baselines::{self, MeasurementScale, PhaselessData};
 use crate::core::measure::Measurements;
 use crate::core::network::{Network, matvec};
 use crate::core::objective::Problem;
 use crate::error::{Error, Result};
+use crate::exec::run::run_all;
+use crate::exec::{Study, TrialRows};
 use crate::images::metrics::{per_pixel_error_original, per_pixel_error_padded};
 use crate::images::mnist::{Digits, crop_to_28, pad_to_32};
 use crate::images::ssim::ssim_wang2004_padded;
@@ -390,7 +391,7 @@ fn first_min(values: impl Iterator<Item = f64>) -> usize {
 }
 
 /// One reconstruction, as reported (docs/COLUMNS.md, `reconstruct.csv`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReconstructionRow {
     /// Master seed.
     pub seed: u64,
@@ -403,7 +404,7 @@ pub struct ReconstructionRow {
     /// Measurements.
     pub m: usize,
     /// How `A` was drawn (`unit`: `N(0, 1)`).
-    pub measurement_scale: &'static str,
+    pub measurement_scale: String,
     /// The algorithm.
     pub algorithm: Algorithm,
     /// The decoder (DPR); empty for the sparse methods.
@@ -411,7 +412,7 @@ pub struct ReconstructionRow {
     /// `objective` (no truth where the method allows) or `oracle` (the paper's code).
     pub selection: Selection,
     /// What the selection chose, in words.
-    pub selection_rule: &'static str,
+    pub selection_rule: String,
     /// DPR's restarts (runs: twice as many); 1 for the deterministic sparse methods.
     pub restarts: usize,
     /// The sparsity chosen (SPARTA, CoPRAM); empty otherwise.
@@ -421,7 +422,7 @@ pub struct ReconstructionRow {
     /// Iterations of the chosen run.
     pub iterations: usize,
     /// Why the chosen run stopped.
-    pub termination: &'static str,
+    pub termination: String,
     /// `‖|A ŷ| − b‖ / ‖b‖` (exact, truth-free).
     pub relative_misfit: f64,
     /// `‖ŷ − y‖² / 1024` on the 32×32 padded images (the paper's error).
@@ -441,7 +442,7 @@ pub struct ReconstructionRow {
 }
 
 /// One DPR run (`dpr_runs.csv`): one start of one solve.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DprRunRow {
     /// Master seed.
     pub seed: u64,
@@ -470,7 +471,7 @@ pub struct DprRunRow {
 }
 
 /// One run of a sparse method's sweep (`sparse_sweep.csv`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SparseSweepRow {
     /// Master seed.
     pub seed: u64,
@@ -487,7 +488,7 @@ pub struct SparseSweepRow {
     /// Iterations.
     pub iterations: usize,
     /// Why it stopped.
-    pub termination: &'static str,
+    pub termination: String,
     /// `Σ Ψᵀ v̂`, the pixel sum of the estimate as returned.
     pub pixel_sum: f64,
     /// Error of `+Ψᵀ v̂` on 1024 pixels.
@@ -583,16 +584,16 @@ impl<'a> Cell<'a> {
             image: self.image,
             label: self.digits.label(self.position),
             m: self.m,
-            measurement_scale: "unit",
+            measurement_scale: "unit".into(),
             algorithm,
             decoder: decoder.to_string(),
             selection,
-            selection_rule: selection_rule(algorithm, selection),
+            selection_rule: selection_rule(algorithm, selection).into(),
             restarts: 1,
             sparsity: None,
             wavelet_level: None,
             iterations: 0,
-            termination: "",
+            termination: String::new(),
             relative_misfit: misfit,
             error_padded1024: per_pixel_error_padded(&image, &self.truth),
             error_original784: per_pixel_error_original(&crop_to_28(&image), &crop_to_28(&self.truth)),
@@ -632,6 +633,70 @@ struct CellOutput {
     sparse_sweep: Vec<SparseSweepRow>,
     /// `(algorithm, decoder, solves, seconds)`.
     timing: Vec<(Algorithm, String, usize, f64)>,
+}
+
+/// A cell's output as stored in a run's rows file (one row per cell, so that an interrupted
+/// run resumes cell by cell): the rows with the images of Figure 3, which `reconstruct.csv`
+/// leaves out, beside them.
+#[derive(Serialize, Deserialize)]
+struct StoredCell {
+    rows: Vec<ReconstructionRow>,
+    /// `(reconstruction, truth)` of each row.
+    images: Vec<(Vec<f64>, Vec<f64>)>,
+    dpr_runs: Vec<DprRunRow>,
+    sparse_sweep: Vec<SparseSweepRow>,
+    timing: Vec<(Algorithm, String, usize, f64)>,
+}
+
+/// One row of a run's rows file: one cell, as JSON ([`StoredCell`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CellRecord {
+    /// The cell's outputs.
+    pub cell: String,
+}
+
+impl CellOutput {
+    fn record(self) -> CellRecord {
+        let images = self
+            .rows
+            .iter()
+            .map(|r| (r.reconstruction.clone(), r.truth.clone()))
+            .collect();
+        let stored = StoredCell {
+            rows: self.rows,
+            images,
+            dpr_runs: self.dpr_runs,
+            sparse_sweep: self.sparse_sweep,
+            timing: self.timing,
+        };
+        CellRecord {
+            cell: serde_json::to_string(&stored).expect("a cell's output is plain data"),
+        }
+    }
+
+    /// The cell of a stored record; `id` names it in the error for a corrupt record.
+    fn from_record(record: &CellRecord, id: u64) -> Result<Self> {
+        let stored: StoredCell = serde_json::from_str(&record.cell).map_err(|e| Error::Trials {
+            path: std::path::PathBuf::from(format!("cell {id} of the rows file")),
+            reason: format!("not a stored cell ({e}); the file is corrupt: remove the run's folder"),
+        })?;
+        let rows = stored
+            .rows
+            .into_iter()
+            .zip(stored.images)
+            .map(|(row, (reconstruction, truth))| ReconstructionRow {
+                reconstruction,
+                truth,
+                ..row
+            })
+            .collect();
+        Ok(Self {
+            rows,
+            dpr_runs: stored.dpr_runs,
+            sparse_sweep: stored.sparse_sweep,
+            timing: stored.timing,
+        })
+    }
 }
 
 /// DPR on one decoder in one cell.
@@ -695,7 +760,7 @@ fn dpr_row(
     ReconstructionRow {
         restarts: protocol.restarts,
         iterations: run.iterations,
-        termination: run.termination.name(),
+        termination: run.termination.name().into(),
         ..cell.row(Algorithm::Dpr, &decoder.name, selection, image)
     }
 }
@@ -758,7 +823,7 @@ fn sparse_cell(
             sparsity: p.sparsity,
             wavelet_level: Some(transform.level()),
             iterations: p.recovery.iterations,
-            termination: p.recovery.termination.name(),
+            termination: p.recovery.termination.name().into(),
             ..cell.row(algorithm, "", selection, image)
         });
     }
@@ -771,7 +836,7 @@ fn sparse_cell(
             sparsity: p.sparsity,
             wavelet_level: transform.level(),
             iterations: p.recovery.iterations,
-            termination: p.recovery.termination.name(),
+            termination: p.recovery.termination.name().into(),
             pixel_sum: p.image.iter().sum(),
             error_padded1024_plus: p.error_plus,
             error_padded1024_minus: p.error_minus,
@@ -827,9 +892,143 @@ fn run_cell(
     Ok(out)
 }
 
-/// Runs the experiment on every digit of `digits` and every `m` of `protocol` (cells in
-/// parallel, results in the order (image, m, algorithm, decoder, selection)). `on_cell` is
-/// called after each cell (a progress bar). DPR runs once per decoder.
+/// The experiment as a study of cells `(image, m)` (trial id = image position × number of m +
+/// index of m): [`run`] computes it in memory, `mnist reconstruct` through a rows file that an
+/// interrupted run resumes (`--resume`).
+pub struct ReconstructStudy<'a> {
+    digits: &'a Digits,
+    decoders: &'a [Decoder],
+    protocol: &'a Protocol,
+    seed: u64,
+    transform: Db4Transform,
+}
+
+impl<'a> ReconstructStudy<'a> {
+    /// Checks the protocol and its inputs. DPR runs once per decoder.
+    pub fn new(digits: &'a Digits, decoders: &'a [Decoder], protocol: &'a Protocol, seed: u64) -> Result<Self> {
+        protocol.check()?;
+        if protocol.algorithms.contains(&Algorithm::Dpr) && decoders.is_empty() {
+            return Err(Error::param(
+                "--decoder",
+                "(none)",
+                "DPR needs a decoder: --decoder vae|relu|both or --weights FILE",
+            ));
+        }
+        if digits.is_empty() {
+            return Err(Error::param(
+                "--images",
+                "(none)",
+                "select at least one image, e.g. --images 0-9",
+            ));
+        }
+        Ok(Self {
+            digits,
+            decoders,
+            protocol,
+            seed,
+            transform: Db4Transform::new(protocol.wavelet_level)?,
+        })
+    }
+
+    /// The image position and m of cell `id`.
+    fn cell(&self, id: u64) -> (usize, usize) {
+        let per_image = self.protocol.m.len() as u64;
+        ((id / per_image) as usize, self.protocol.m[(id % per_image) as usize])
+    }
+
+    /// The results of every cell's record, in the order (image, m, algorithm, decoder,
+    /// selection), with the time per algorithm summed over cells.
+    pub fn results(&self, records: &TrialRows<CellRecord>) -> Result<Results> {
+        let mut results = Results::default();
+        let mut timing: BTreeMap<(Algorithm, String), (usize, usize, f64)> = BTreeMap::new();
+        for (id, record) in records {
+            let out = CellOutput::from_record(record, *id)?;
+            results.rows.extend(out.rows);
+            results.dpr_runs.extend(out.dpr_runs);
+            results.sparse_sweep.extend(out.sparse_sweep);
+            for (algorithm, decoder, solves, seconds) in out.timing {
+                let t = timing.entry((algorithm, decoder)).or_default();
+                *t = (t.0 + 1, t.1 + solves, t.2 + seconds);
+            }
+        }
+        results.timing = timing
+            .into_iter()
+            .map(|((algorithm, decoder), (cells, solves, seconds))| TimingRow {
+                algorithm,
+                decoder,
+                cells,
+                solves,
+                seconds,
+                seconds_per_solve: seconds / solves.max(1) as f64,
+            })
+            .collect();
+        Ok(results)
+    }
+}
+
+/// A decoder's identity for a run's configuration hash: its name, file, widths and the
+/// SHA-256 of its weights (so that a resumed run refuses a retrained decoder).
+fn decoder_fingerprint(d: &Decoder) -> serde_json::Value {
+    let mut bytes = Vec::new();
+    for layer in d.net.layers() {
+        for j in 0..layer.weight.ncols() {
+            bytes.extend(layer.weight.col(j).iter().flat_map(|v| v.to_le_bytes()));
+        }
+        bytes.extend(layer.bias.iter().flatten().flat_map(|v| v.to_le_bytes()));
+    }
+    serde_json::json!({
+        "name": d.name,
+        "source": d.source,
+        "widths": d.net.widths(),
+        "weights_sha256": crate::images::mnist::sha256_hex(&bytes),
+    })
+}
+
+impl Study for ReconstructStudy<'_> {
+    type Row = CellRecord;
+
+    fn kind(&self) -> &'static str {
+        "mnist-reconstruct"
+    }
+
+    fn config(&self) -> serde_json::Value {
+        let images: Vec<usize> = (0..self.digits.len()).map(|i| self.digits.source_index(i)).collect();
+        serde_json::json!({
+            "seed": self.seed,
+            "protocol": self.protocol,
+            "data": self.digits.source(),
+            "images": images,
+            "decoders": self.decoders.iter().map(decoder_fingerprint).collect::<Vec<_>>(),
+        })
+    }
+
+    fn len(&self) -> u64 {
+        (self.digits.len() * self.protocol.m.len()) as u64
+    }
+
+    fn describe(&self, id: u64) -> String {
+        let (position, m) = self.cell(id);
+        format!("image {}, m = {m}", self.digits.source_index(position))
+    }
+
+    fn run(&self, id: u64) -> Result<Vec<CellRecord>> {
+        let (position, m) = self.cell(id);
+        let out = run_cell(
+            self.digits,
+            position,
+            m,
+            self.decoders,
+            self.protocol,
+            &self.transform,
+            self.seed,
+        )?;
+        Ok(vec![out.record()])
+    }
+}
+
+/// Runs the experiment on every digit of `digits` and every `m` of `protocol` in memory (cells
+/// in parallel, results in the order (image, m, algorithm, decoder, selection)). `on_cell` is
+/// called after each cell (a progress bar).
 pub fn run(
     digits: &Digits,
     decoders: &[Decoder],
@@ -837,56 +1036,8 @@ pub fn run(
     seed: u64,
     on_cell: &(dyn Fn() + Sync),
 ) -> Result<Results> {
-    protocol.check()?;
-    if protocol.algorithms.contains(&Algorithm::Dpr) && decoders.is_empty() {
-        return Err(Error::param(
-            "--decoder",
-            "(none)",
-            "DPR needs a decoder: --decoder vae|relu|both or --weights FILE",
-        ));
-    }
-    if digits.is_empty() {
-        return Err(Error::param(
-            "--images",
-            "(none)",
-            "select at least one image, e.g. --images 0-9",
-        ));
-    }
-    let transform = Db4Transform::new(protocol.wavelet_level)?;
-    let cells: Vec<(usize, usize)> = (0..digits.len())
-        .flat_map(|p| protocol.m.iter().map(move |&m| (p, m)))
-        .collect();
-    let outputs: Vec<CellOutput> = cells
-        .par_iter()
-        .map(|&(position, m)| {
-            let out = run_cell(digits, position, m, decoders, protocol, &transform, seed);
-            on_cell();
-            out
-        })
-        .collect::<Result<_>>()?;
-    let mut results = Results::default();
-    let mut timing: BTreeMap<(Algorithm, String), (usize, usize, f64)> = BTreeMap::new();
-    for out in outputs {
-        results.rows.extend(out.rows);
-        results.dpr_runs.extend(out.dpr_runs);
-        results.sparse_sweep.extend(out.sparse_sweep);
-        for (algorithm, decoder, solves, seconds) in out.timing {
-            let t = timing.entry((algorithm, decoder)).or_default();
-            *t = (t.0 + 1, t.1 + solves, t.2 + seconds);
-        }
-    }
-    results.timing = timing
-        .into_iter()
-        .map(|((algorithm, decoder), (cells, solves, seconds))| TimingRow {
-            algorithm,
-            decoder,
-            cells,
-            solves,
-            seconds,
-            seconds_per_solve: seconds / solves.max(1) as f64,
-        })
-        .collect();
-    Ok(results)
+    let study = ReconstructStudy::new(digits, decoders, protocol, seed)?;
+    study.results(&run_all(&study, on_cell)?)
 }
 
 /// One row of `figure2.csv`: the reconstructions of one (m, algorithm, decoder, selection)

@@ -84,3 +84,22 @@ pub fn assert_usage_errors(dir: &Path, cases: &[(&[&str], &str)]) {
         assert!(leftovers.is_empty(), "{args:?} left {leftovers:?}");
     }
 }
+
+/// Waits until `path` has at least `lines` lines (or `child` exits, which fails the test).
+pub fn wait_for_lines(child: &mut std::process::Child, path: &Path, lines: usize) {
+    let start = std::time::Instant::now();
+    loop {
+        if std::fs::read_to_string(path).is_ok_and(|t| t.lines().count() >= lines) {
+            return;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before it could be killed"
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "no trial completed in 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
