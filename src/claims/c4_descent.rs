@@ -125,18 +125,16 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
         .filter_map(|r| r.min_v_ratio_outside)
         .fold(f64::INFINITY, f64::min);
     let file = dir.write_csv("c4_instances.csv", &rows)?;
-    Ok(ClaimReport {
-        id: spec.id.clone(),
-        title: spec.title.clone(),
-        measured: format!(
+    Ok(ClaimReport::new(
+        spec,
+        format!(
             "{counterexamples} no_descent points outside the balls among {points} grid points on {} instances (exact); \
              smallest ‖v‖/(2^-d max(‖x‖,‖x0‖)) outside the balls {min_ratio:.3e}; origin check {} on every instance",
             rows.len(),
             if origin_ok { "holds" } else { "FAILS" }
         ),
-        criterion: spec.criterion.clone(),
-        verdict: Verdict::from_bool(counterexamples == 0 && origin_ok),
-        files: vec![file],
-        figures: vec![],
-    })
+        Verdict::from_bool(counterexamples == 0 && origin_ok),
+        vec![file],
+        vec![],
+    ))
 }

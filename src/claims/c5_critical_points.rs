@@ -131,10 +131,9 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     let failing = spurious.iter().filter(|r| !r.pass).count();
     let file = dir.write_csv("c5_clusters.csv", &rows)?;
     let ratios: Vec<String> = spurious.iter().map(|r| format!("{:.3}", r.radius_ratio)).collect();
-    Ok(ClaimReport {
-        id: spec.id.clone(),
-        title: spec.title.clone(),
-        measured: format!(
+    Ok(ClaimReport::new(
+        spec,
+        format!(
             "{} spurious clusters ({runs_spurious} of {} runs) on {} instances (exact GD limits); radius/(ρ_d‖x0‖) = [{}]; \
              {failing} violate the criterion (far from −ρ_d x0 or f(−x) ≥ f(x))",
             spurious.len(),
@@ -142,9 +141,8 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
             p.instances.len(),
             ratios.join(", ")
         ),
-        criterion: spec.criterion.clone(),
-        verdict: Verdict::from_bool(failing == 0),
-        files: vec![file],
-        figures: vec![],
-    })
+        Verdict::from_bool(failing == 0),
+        vec![file],
+        vec![],
+    ))
 }

@@ -103,10 +103,9 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
         .iter()
         .map(|r| format!("{:.4} ± {:.4}", r.mean_f_gap, r.mean_f_gap_se))
         .collect();
-    Ok(ClaimReport {
-        id: spec.id.clone(),
-        title: spec.title.clone(),
-        measured: format!(
+    Ok(ClaimReport::new(
+        spec,
+        format!(
             "mean |f − F|/F(0) over a {}² grid (estimate ± SE over {} instances per size) along {}: [{}]",
             p.grid,
             p.trials,
@@ -116,9 +115,8 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
                 .join(", "),
             gaps.join(", ")
         ),
-        criterion: spec.criterion.clone(),
-        verdict: Verdict::from_bool(all_decrease && rows.len() >= 2),
-        files: vec![file, figure.clone()],
-        figures: vec![figure],
-    })
+        Verdict::from_bool(all_decrease && rows.len() >= 2),
+        vec![file, figure.clone()],
+        vec![figure],
+    ))
 }

@@ -103,15 +103,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
         files.extend(done.written.files);
         figures.extend(done.written.figures);
     }
-    Ok(ClaimReport {
-        id: spec.id.clone(),
-        title: spec.title.clone(),
-        measured,
-        criterion: spec.criterion.clone(),
-        verdict,
-        files,
-        figures,
-    })
+    Ok(ClaimReport::new(spec, measured, verdict, files, figures))
 }
 
 #[cfg(test)]

@@ -139,15 +139,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     files.push(figure.clone());
     let mut figures = vec![figure];
     figures.extend(done.written.figures);
-    Ok(ClaimReport {
-        id: spec.id.clone(),
-        title: spec.title.clone(),
-        measured,
-        criterion: spec.criterion.clone(),
-        verdict,
-        files,
-        figures,
-    })
+    Ok(ClaimReport::new(spec, measured, verdict, files, figures))
 }
 
 #[cfg(test)]

@@ -268,15 +268,13 @@ pub fn report(
             failing.join(", ")
         ),
     };
-    Ok(super::ClaimReport {
-        id: spec.id.clone(),
-        title: spec.title.clone(),
-        measured: format!("{lead}. {measured}"),
-        criterion: spec.criterion.clone(),
-        verdict: super::Verdict::from_bool(pass),
+    Ok(super::ClaimReport::new(
+        spec,
+        format!("{lead}. {measured}"),
+        super::Verdict::from_bool(pass),
         files,
         figures,
-    })
+    ))
 }
 
 /// `decoder/selection: holds` or `FAILS`, for the measured text.

@@ -143,6 +143,22 @@ pub struct ClaimReport {
     pub figures: Vec<String>,
 }
 
+impl ClaimReport {
+    /// The report of the claim `spec` (its id, statement and criterion) with what was measured,
+    /// the verdict and the files written.
+    pub fn new(spec: &Spec, measured: String, verdict: Verdict, files: Vec<String>, figures: Vec<String>) -> Self {
+        Self {
+            id: spec.id.clone(),
+            title: spec.title.clone(),
+            measured,
+            criterion: spec.criterion.clone(),
+            verdict,
+            files,
+            figures,
+        }
+    }
+}
+
 /// Where a claim writes: its own sub-folder of the verify output.
 pub struct ClaimDir<'a> {
     /// The verify output folder.
