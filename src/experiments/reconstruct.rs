@@ -901,6 +901,8 @@ pub struct ReconstructStudy<'a> {
     protocol: &'a Protocol,
     seed: u64,
     transform: Db4Transform,
+    /// [`Study::config`], made on first use.
+    config: std::sync::OnceLock<serde_json::Value>,
 }
 
 impl<'a> ReconstructStudy<'a> {
@@ -927,6 +929,7 @@ impl<'a> ReconstructStudy<'a> {
             protocol,
             seed,
             transform: Db4Transform::new(protocol.wavelet_level)?,
+            config: std::sync::OnceLock::new(),
         })
     }
 
@@ -992,14 +995,19 @@ impl Study for ReconstructStudy<'_> {
     }
 
     fn config(&self) -> serde_json::Value {
-        let images: Vec<usize> = (0..self.digits.len()).map(|i| self.digits.source_index(i)).collect();
-        serde_json::json!({
-            "seed": self.seed,
-            "protocol": self.protocol,
-            "data": self.digits.source(),
-            "images": images,
-            "decoders": self.decoders.iter().map(decoder_fingerprint).collect::<Vec<_>>(),
-        })
+        // Made once: the decoders' fingerprints hash their weights.
+        self.config
+            .get_or_init(|| {
+                let images: Vec<usize> = (0..self.digits.len()).map(|i| self.digits.source_index(i)).collect();
+                serde_json::json!({
+                    "seed": self.seed,
+                    "protocol": self.protocol,
+                    "data": self.digits.source(),
+                    "images": images,
+                    "decoders": self.decoders.iter().map(decoder_fingerprint).collect::<Vec<_>>(),
+                })
+            })
+            .clone()
     }
 
     fn len(&self) -> u64 {
