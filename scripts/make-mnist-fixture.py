@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SRC = ROOT / "data" / "mnist"
 DST = ROOT / "tests" / "fixtures" / "mnist"
 COUNT = 16
-# SHA-256 of the originals (DATA.md); the fixture is only made from verified files.
+# SHA-256 of the originals (docs/DATA.md); the fixture is only made from verified files.
 ORIGINALS = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reference values for src/images/wavelet.rs, computed with PyWavelets (the reference
-implementation named in DATA.md) and written to tests/fixtures/wavelet/db4-periodization.json.
+implementation named in docs/DATA.md) and written to tests/fixtures/wavelet/db4-periodization.json.
 
     pip install PyWavelets numpy && python3 scripts/wavelet-test-vectors.py
 

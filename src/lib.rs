@@ -8,8 +8,8 @@
 //! descent direction, and a gradient method with a negation check recovers `x0` from
 //! `m = O(k d² log n)` phaseless measurements.
 //!
-//! Every formula follows `THEORY.md` (shipped beside the repository as `../shared/THEORY.md`,
-//! with the corrected signs); each lives in one named function whose doc cites its section.
+//! Every formula follows `docs/THEORY.md` (with the corrected signs, the derivations the code
+//! relies on and reference values); each lives in one named function whose doc cites its section.
 //!
 //! ## Notation ↔ code
 //!
@@ -27,7 +27,7 @@
 //! - [`report`]: tidy CSV, the JSON manifest, atomic output folders, progress, plots.
 //! - [`images`]: MNIST (checksummed IDX, fixture, padding), db4 wavelets, SSIM (Wang 2004), pixel errors.
 //! - [`solvers`]: DPR (Algorithm 1), GD without the negation check, Adam two-init; one executor.
-//! - [`baselines`]: sparse phase retrieval (SPARTA, CoPRAM with CoSaMP, Thresholded WF), THEORY.md §7.
+//! - [`baselines`]: sparse phase retrieval (SPARTA, CoPRAM with CoSaMP, Thresholded WF), docs/THEORY.md §7.
 //! - [`landscape`]: probes of `D_{−v} f` on grids, slices, rays and shells; the two neighbourhoods; the origin check.
 //! - [`exec`]: studies as ordered trials: `--shard i/N`, per-trial appends, `--resume`, `merge`.
 //! - [`sweep`]: success-rate sweeps over grids (m, k, d, widths, methods, noise): Wilson intervals, the transition `m*`, fits.

@@ -1,4 +1,4 @@
-//! The sparse phase-retrieval baselines (THEORY.md §7): recovery in an easy regime, failure in
+//! The sparse phase-retrieval baselines (docs/THEORY.md §7): recovery in an easy regime, failure in
 //! a hopeless one, ThWF's use of intensities, the rescaling of `N(0, 1/m)` matrices,
 //! determinism, and the errors of bad parameters.
 

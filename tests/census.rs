@@ -1,5 +1,5 @@
 //! The critical-point census (`landscape census`): plain GD limits, their clusters, and the
-//! per-cluster facts (THEORY.md §4).
+//! per-cluster facts (docs/THEORY.md §4).
 
 mod common;
 

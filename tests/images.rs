@@ -1,4 +1,4 @@
-//! The image building blocks against reference values: MNIST files against DATA.md (skipped
+//! The image building blocks against reference values: MNIST files against docs/DATA.md (skipped
 //! with a note when `data/mnist/` is absent; `bash scripts/fetch-mnist.sh` fetches it), bad
 //! files, the db4 transform against PyWavelets (`scripts/wavelet-test-vectors.py`) and for
 //! orthogonality, SSIM against an independent NumPy implementation of Wang et al. 2004
@@ -22,7 +22,7 @@ const ORTHO_TOL: f64 = 1e-12;
 /// Agreement with the NumPy SSIM: same formula, different summation order; the map's
 /// denominators are at least `C1 · C2 ≈ 1e-8`, so rounding differences stay far below this.
 const SSIM_TOL: f64 = 1e-10;
-/// DATA.md rounds the pixel mean and std to 4 decimals: a correct value lies within half a
+/// docs/DATA.md rounds the pixel mean and std to 4 decimals: a correct value lies within half a
 /// unit of the last place of the rounded one.
 const DATA_MD_ROUNDING: f64 = 5e-5;
 /// Agreement with NumPy's mean/std of the same verified files (float64, pairwise sums).
@@ -72,7 +72,7 @@ fn fixture_labels_are_the_first_test_labels() {
 #[test]
 fn full_mnist_matches_data_md() {
     let Some(dir) = full_data() else { return };
-    // (split, count, first labels, DATA.md mean, DATA.md std, NumPy mean, NumPy std); the NumPy
+    // (split, count, first labels, docs/DATA.md mean, docs/DATA.md std, NumPy mean, NumPy std); the NumPy
     // values are x.mean() and x.std() of all pixels / 255 of the verified files.
     let cases = [
         (

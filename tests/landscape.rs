@@ -1,6 +1,6 @@
-//! The landscape audit (issue 4): classification against hand-built cases, the expected
-//! quantities against the closed forms of THEORY.md §4, the extents of the expected
-//! exceptional set `S_τ` (THEORY.md §5) against an independent brute-force scan, the judgement
+//! The landscape audit: classification against hand-built cases, the expected
+//! quantities against the closed forms of docs/THEORY.md §4, the extents of the expected
+//! exceptional set `S_τ` (docs/THEORY.md §5) against an independent brute-force scan, the judgement
 //! of the claim (it can fail), and `dpr-audit landscape` end to end: files, determinism across
 //! thread counts, and the bad-input contract.
 
@@ -293,7 +293,7 @@ fn extents_shrink_as_tau_falls() {
             "d = {d}: pos extent {} at τ = 1e-6",
             last.pos
         );
-        // Around −ρ_d x0 the set is wide in angle (F changes like |t|³ there, THEORY.md §4),
+        // Around −ρ_d x0 the set is wide in angle (F changes like |t|³ there, docs/THEORY.md §4),
         // so it shrinks slowly, but it does shrink.
         assert!(last.neg < 0.1 * e[2].neg, "d = {d}: {} vs {}", last.neg, e[2].neg);
         // Both centres are always in S_τ.

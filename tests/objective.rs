@@ -1,5 +1,5 @@
 //! The objective `f(x) = ½ ‖|A G(x)| − b‖²`, its descent direction `v_{x,x0}` and the exact
-//! one-sided directional derivative `D_u f` (THEORY.md §1), and the network products they rest
+//! one-sided directional derivative `D_u f` (docs/THEORY.md §1), and the network products they rest
 //! on (`G`, `Λ_x`, `jvp`, `vjp`, batches) and `A_z`.
 //!
 //! Every test compares the library with something computed independently of the code under

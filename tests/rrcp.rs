@@ -1,4 +1,4 @@
-//! The RRCP estimator (THEORY.md §2): the ratio of a tuple against dense matrices, the subspace
+//! The RRCP estimator (docs/THEORY.md §2): the ratio of a tuple against dense matrices, the subspace
 //! value against every secant of the two linear pieces, the local search, determinism across
 //! thread counts, and `dpr-audit rrcp` end to end.
 //!
@@ -76,7 +76,7 @@ fn dense_bilinear(m: &Mat<f64>, u: &[f64], v: &[f64]) -> f64 {
         .sum()
 }
 
-/// The RRCP ratio with dense `A_{G(x)}`, `A_{G(y)}` and `Φ` (THEORY.md §2, term by term).
+/// The RRCP ratio with dense `A_{G(x)}`, `A_{G(y)}` and `Φ` (docs/THEORY.md §2, term by term).
 fn dense_ratio(net: &Network, meas: &Measurements, t: &LatentTuple) -> f64 {
     let (z, w) = (net.generate(&t.x), net.generate(&t.y));
     let (az, aw) = (meas.signed(&z), meas.signed(&w));

@@ -1,4 +1,4 @@
-//! Scale-out of the `wdc` and `rrcp` scaling studies (issue 5, item 4): a run split into shards
+//! Scale-out of the `wdc` and `rrcp` scaling studies: a run split into shards
 //! and merged writes every CSV byte-identical to the unsharded run with 1 or 2 threads; an
 //! interrupted shard resumed with `--resume` runs only its missing trials, each exactly once;
 //! bad `--shard` strings are usage errors (exit code 2).

@@ -1,4 +1,4 @@
-//! The solvers (THEORY.md §6): DPR and GD on the expected objective `F` (where the answer is
+//! The solvers (docs/THEORY.md §6): DPR and GD on the expected objective `F` (where the answer is
 //! known in closed form), recovery on random instances, the lock-step batch, determinism.
 
 use dpr_audit::core::expected::rho_pr;

@@ -1,6 +1,6 @@
-//! The closed forms of `core::expected` checked against the mathematics of THEORY.md.
+//! The closed forms of `core::expected` checked against the mathematics of docs/THEORY.md.
 //!
-//! | THEORY.md | what is checked | test |
+//! | docs/THEORY.md | what is checked | test |
 //! |---|---|---|
 //! | §3 table | `θ̌_d`, `ρ_d^{CS}`, `ρ_d` for d = 1..10 | [`rho_and_theta_check_match_the_theory_table`] |
 //! | §3 identity | `cos θ̄_d = ξ_d cos θ̄_0 + ζ_d` | [`cos_identity_holds_on_a_grid_of_angles`], [`cos_identity_holds_at_random_angles`] |
@@ -34,18 +34,18 @@ const SEED: u64 = 20_180_704;
 mod tol {
     /// The §3 table is printed with 10 decimals: rounding ≤ 5e-11, float error far below.
     pub const TABLE: f64 = 1e-9;
-    /// `h` at its zeros, per unit of `‖x0‖`: THEORY.md §9 saw 4e-16; 1e-12 leaves room for
+    /// `h` at its zeros, per unit of `‖x0‖`: docs/THEORY.md §9 saw 4e-16; 1e-12 leaves room for
     /// rounding in `α`, `ρ_d` and the angle, while a wrong coefficient gives O(0.1).
     pub const CRITICAL_POINT: f64 = 1e-12;
     /// `‖∇_FD F − h‖` in units of `2^{−d} max(‖x‖, ‖x0‖)`: central differences with the step
-    /// below err by ~1e-10 (THEORY.md §9 saw 9e-10); a defect in `h` is O(1).
+    /// below err by ~1e-10 (docs/THEORY.md §9 saw 9e-10); a defect in `h` is O(1).
     pub const GRADIENT_FD: f64 = 1e-6;
     /// Relative central-difference step. The truncation error is ~δ²|F'''|/6 and the
     /// rounding error ~ε_F/δ with ε_F a few ulps of `F` (amplified by the `acos` chain);
     /// they balance near δ = (3 ε_F/|F'''|)^{1/3} ≈ 1e-5 for `‖x‖ ~ 1`, so both stay ~1e-10.
     pub const FD_STEP: f64 = 1e-5;
     /// `cos θ̄_d = ξ_d cos θ̄_0 + ζ_d`: a sum of ≤ 11 terms each O(1), a few ulps each
-    /// (THEORY.md §9 saw 2e-16).
+    /// (docs/THEORY.md §9 saw 2e-16).
     pub const COS_IDENTITY: f64 = 1e-14;
     /// Matrix identities of `M`, `Q`, `Φ` at generic angles: products of unit vectors and
     /// trigonometric values, O(10) roundings of O(1) numbers.
@@ -141,10 +141,10 @@ fn identity_plus_outer(a: f64, b: f64, u: &[f64]) -> Mat<f64> {
 // §3: the angle sequence, ρ_d and the cos identity
 // ---------------------------------------------------------------------------------------------
 
-/// THEORY.md §3 table, copied verbatim: `(d, θ̌_d, ρ_d^{CS}, ρ_d)`.
+/// docs/THEORY.md §3 table, copied verbatim: `(d, θ̌_d, ρ_d^{CS}, ρ_d)`.
 #[allow(
     clippy::approx_constant,
-    reason = "verbatim 10-decimal literals of THEORY.md §3 (π/2, 1/π, 2/π among them): the reference, not a computation"
+    reason = "verbatim 10-decimal literals of docs/THEORY.md §3 (π/2, 1/π, 2/π among them): the reference, not a computation"
 )]
 const THEORY_TABLE: [(usize, f64, f64, f64); 10] = [
     (1, 1.5707963268, 0.0000000000, 0.6366197724),
@@ -159,7 +159,7 @@ const THEORY_TABLE: [(usize, f64, f64, f64); 10] = [
     (10, 0.5456131971, 0.8548092375, 0.8882617945),
 ];
 
-/// `θ̌_d`, `ρ_d^{CS}` and `ρ_d` reproduce the THEORY.md §3 table for d = 1..10.
+/// `θ̌_d`, `ρ_d^{CS}` and `ρ_d` reproduce the docs/THEORY.md §3 table for d = 1..10.
 #[test]
 fn rho_and_theta_check_match_the_theory_table() {
     assert!((theta_check(0) - PI).abs() < tol::TABLE, "θ̌_0 must be π");
@@ -273,7 +273,7 @@ fn parallel_pairs() -> Vec<(Vec<f64>, Vec<f64>, f64)> {
     out
 }
 
-/// The limits of THEORY.md §2 for `y = c x`: `M_{x̂↔ŷ} = x̂x̂ᵀ` when c > 0 (θ = 0) and
+/// The limits of docs/THEORY.md §2 for `y = c x`: `M_{x̂↔ŷ} = x̂x̂ᵀ` when c > 0 (θ = 0) and
 /// `−x̂x̂ᵀ` when c < 0 (θ = π). The computed angle of such a pair is often a few ulps away
 /// from 0 or π rather than exactly 0 or π; the limit must still be returned.
 #[test]
@@ -490,7 +490,7 @@ fn truths() -> Vec<Vec<f64>> {
     out
 }
 
-/// `h(x0, x0) = 0` and `h(−ρ_d x0, x0) = 0` for d = 1..10 (THEORY.md §4).
+/// `h(x0, x0) = 0` and `h(−ρ_d x0, x0) = 0` for d = 1..10 (docs/THEORY.md §4).
 #[test]
 fn expected_gradient_vanishes_at_truth_and_at_the_negative_point() {
     for x0 in truths() {
@@ -586,7 +586,7 @@ fn golden_section_argmin(f: impl Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f6
 }
 
 /// `F(x0) = 0`; `F(0) = ‖x0‖²/2^{d+1}` and it is a local maximum; along `−r x0`, `F` is
-/// minimised at `r = ρ_d ‖x0‖` with value `(1 − ρ_d²) ‖x0‖²/2^{d+1}` (THEORY.md §4).
+/// minimised at `r = ρ_d ‖x0‖` with value `(1 − ρ_d²) ‖x0‖²/2^{d+1}` (docs/THEORY.md §4).
 #[test]
 fn expected_objective_at_truth_origin_and_on_the_negative_ray() {
     let mut rng = stream(SEED, "test-theory-objective", 0, Stream::Probe);

@@ -1,4 +1,4 @@
-//! The WDC estimators against brute force and against each other (THEORY.md §2).
+//! The WDC estimators against brute force and against each other (docs/THEORY.md §2).
 
 use std::f64::consts::PI;
 use std::process::Command;

@@ -44,7 +44,7 @@ pub struct GlobalArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Closed forms of the expected landscape (THEORY.md §3–4): ρ_d table, F and ‖h‖ on a grid.
+    /// Closed forms of the expected landscape (docs/THEORY.md §3–4): ρ_d table, F and ‖h‖ on a grid.
     #[command(subcommand)]
     Expected(ExpectedCommand),
     /// Make, inspect and save a network (widths, activations, expansivity, weight statistics).
@@ -64,7 +64,7 @@ pub enum Command {
     /// slices through x0 (or the one through x0 and --plane). Rays only with --rays N, shells
     /// around x0 and −ρ_d x0 only with --shells R1,R2,…. The two balls that judge the claim
     /// are fixed before probing: margin × the extents of the expected exceptional set S_τ
-    /// (THEORY.md §5), or --radius-pos/--radius-neg. `landscape` alone runs `probe`.
+    /// (docs/THEORY.md §5), or --radius-pos/--radius-neg. `landscape` alone runs `probe`.
     Landscape(Box<LandscapeArgs>),
     /// Run every claim in verify/ and write reports/verify/SUMMARY.md (the main job).
     Verify(VerifyArgs),
@@ -81,7 +81,7 @@ pub enum Command {
 /// `dpr-audit expected …`.
 #[derive(Debug, Subcommand)]
 pub enum ExpectedCommand {
-    /// θ̌_d, ρ_d^{CS} and ρ_d (phase retrieval) for d = 1..d_max (THEORY.md §3 table).
+    /// θ̌_d, ρ_d^{CS} and ρ_d (phase retrieval) for d = 1..d_max (docs/THEORY.md §3 table).
     Rho(RhoArgs),
     /// The expected objective F and ‖h‖ on a 2-D grid (the paper's Figure 1), with a heat map.
     Landscape(ExpectedLandscapeArgs),
@@ -177,7 +177,7 @@ pub struct LandscapeProbeArgs {
     /// Random points per shell (≥ 1).
     #[arg(long, default_value_t = 200)]
     pub shell_points: usize,
-    /// Threshold τ of the expected exceptional set S_τ (THEORY.md §5) and of the empirical radii, in (0, 1).
+    /// Threshold τ of the expected exceptional set S_τ (docs/THEORY.md §5) and of the empirical radii, in (0, 1).
     #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
     pub tau: f64,
     /// Ball radius = margin × extent of S_τ around each centre (> 0).
@@ -302,7 +302,7 @@ pub struct ScaleOutArgs {
 pub enum RrcpMode {
     /// Random latent tuples (x, y, x1, x2, x3, x4).
     Random,
-    /// Spectral norm over the linear pieces through G(x1) and G(x3) (THEORY.md §2).
+    /// Spectral norm over the linear pieces through G(x1) and G(x3) (docs/THEORY.md §2).
     Subspace,
     /// Both.
     Both,

@@ -1,5 +1,5 @@
 //! `dpr-audit expected rho` and `dpr-audit expected landscape`: the closed forms of
-//! THEORY.md §3–4 as tables and the paper's Figure 1.
+//! docs/THEORY.md §3–4 as tables and the paper's Figure 1.
 
 use serde::Serialize;
 
@@ -52,7 +52,7 @@ fn rho(ctx: &Context, args: RhoArgs) -> Result<Outcome> {
     out.write_csv("rho.csv", &rows)?;
     let dir = ctx.finish(out, "expected rho", &args)?;
     let mut human = format!(
-        "ρ_d (exact closed forms, THEORY.md §3) → {}\n   d   θ̌_d          ρ_d^CS        ρ_d (PR)\n",
+        "ρ_d (exact closed forms, docs/THEORY.md §3) → {}\n   d   θ̌_d          ρ_d^CS        ρ_d (PR)\n",
         dir.display()
     );
     for r in &rows {
@@ -158,7 +158,7 @@ fn landscape(ctx: &Context, args: ExpectedLandscapeArgs) -> Result<Outcome> {
     let dir = ctx.finish(out, "expected landscape", &args)?;
     let f_neg = expected_objective(&neg, x0, d);
     let human = format!(
-        "expected landscape (exact closed forms, THEORY.md §4), d = {d}, {n}×{n} grid on [-{r}, {r}]² → {}\n  F(x0) = {:.3e}   F(-ρ_d x0) = {:.6}   F(0) = {:.6}   ρ_d = {:.10}\n",
+        "expected landscape (exact closed forms, docs/THEORY.md §4), d = {d}, {n}×{n} grid on [-{r}, {r}]² → {}\n  F(x0) = {:.3e}   F(-ρ_d x0) = {:.6}   F(0) = {:.6}   ρ_d = {:.10}\n",
         dir.display(),
         expected_objective(x0, x0, d),
         f_neg,

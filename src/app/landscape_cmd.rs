@@ -1,5 +1,5 @@
 //! `dpr-audit landscape` (= `landscape probe`): the descent claim of Theorem II.1 measured on
-//! one instance (issue 4, items 1, 2 and 5). See [`crate::landscape`] for the quantities.
+//! one instance: probes, the two balls fixed beforehand, and the origin check. See [`crate::landscape`] for the quantities.
 //!
 //! Order of work, so that the check can fail: the instance, the probe points and the two balls
 //! (from the expected exceptional set `S_τ`, or given) are fixed first; then the probes are

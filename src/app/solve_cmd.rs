@@ -1,5 +1,5 @@
 //! `dpr-audit solve`: one random instance (network, `A` with m rows, `x0`), solved by DPR
-//! (Algorithm 1), GD (no negation check) or Adam two-init (THEORY.md §6), every restart in
+//! (Algorithm 1), GD (no negation check) or Adam two-init (docs/THEORY.md §6), every restart in
 //! lock-step. Reports the sign-invariant relative error `min(‖x̂−x0‖, ‖x̂+x0‖)/‖x0‖` of the
 //! solution chosen by objective (default) and/or by the oracle (labelled replication mode).
 //!

@@ -2,7 +2,7 @@
 //! *Fast, sample-efficient algorithms for structured phase retrieval*, NeurIPS 2017
 //! (arXiv:1705.06412; journal version IEEE Trans. Inf. Theory 65(7):4434–4456, 2019,
 //! *Sample-efficient algorithms for recovering structured signals from magnitude-only
-//! measurements*); defaults from THEORY.md §7.
+//! measurements*); defaults from docs/THEORY.md §7.
 //!
 //! With `y_i = b'_i` the amplitudes for unit-variance rows (see [`super::data`]):
 //!
@@ -37,7 +37,7 @@ use crate::error::Result;
 ///
 /// | name | default | purpose | range |
 /// |---|---|---|---|
-/// | `cosamp` | 10 iterations, tolerance 1e-2 | the inner CoSaMP solve (THEORY.md §7) | see [`CosampSettings`] |
+/// | `cosamp` | 10 iterations, tolerance 1e-2 | the inner CoSaMP solve (docs/THEORY.md §7) | see [`CosampSettings`] |
 /// | `stop` | [`COPRAM_MAX_ITERATIONS`] iterations, tolerance [`super::DEFAULT_TOLERANCE`] | outer (phase-update) iterations and tolerance | |
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct CopramSettings {

@@ -45,7 +45,7 @@ pub const RIDGE: f64 = 1e-10;
 ///
 /// | name | default | purpose | range |
 /// |---|---|---|---|
-/// | `max_iterations` | 10 | iterations at most (CoPRAM's inner loop: THEORY.md §7) | `≥ 1` |
+/// | `max_iterations` | 10 | iterations at most (CoPRAM's inner loop: docs/THEORY.md §7) | `≥ 1` |
 /// | `tolerance` | 1e-2 | stop when `‖x_new − x‖ ≤ tolerance · ‖x_new‖` | `≥ 0` |
 ///
 /// The tolerance is the one of Jagatap's `cosamp.m`, used inside CoPRAM, whose outer loop

@@ -1,4 +1,4 @@
-//! Sparse phase-retrieval baselines (THEORY.md §7, the paper's comparison): SPARTA
+//! Sparse phase-retrieval baselines (docs/THEORY.md §7, the paper's comparison): SPARTA
 //! ([`sparta()`]), CoPRAM ([`copram()`]) and Thresholded Wirtinger Flow ([`thwf()`]; not
 //! PhasePack's *Truncated* WF), implemented from their papers (each module cites its source),
 //! with CoSaMP ([`cosamp()`]) as CoPRAM's inner solver.
@@ -60,7 +60,7 @@ use crate::error::{Error, Result};
 pub const DEFAULT_MAX_ITERATIONS: usize = 100;
 /// Default relative-change tolerance: for a linearly convergent method with rate `ρ ≤ 0.9`
 /// the remaining error is at most `9×` the last change, below the `1e-4` success criterion of
-/// THEORY.md §6 with margin.
+/// docs/THEORY.md §6 with margin.
 pub const DEFAULT_TOLERANCE: f64 = 1e-6;
 /// An iterate larger than this multiple of the norm estimate `φ ≈ ‖x‖` has left every
 /// meaningful region (`φ` is within a factor 2 of `‖x‖` already at `m = 25`; Jagatap's codes

@@ -1,6 +1,6 @@
 //! SPARTA, sparse truncated amplitude flow: G. Wang, L. Zhang, G. B. Giannakis, M. Akçakaya,
 //! J. Chen, *Sparse phase retrieval via truncated amplitude flow*, IEEE Trans. Signal Process.
-//! 66(2):479–491, 2018 (arXiv:1611.07641); defaults from THEORY.md §7.
+//! 66(2):479–491, 2018 (arXiv:1611.07641); defaults from docs/THEORY.md §7.
 //!
 //! With `ψ_i = b'_i` the amplitudes for unit-variance rows (see [`super::data`]):
 //!
@@ -34,7 +34,7 @@ use crate::error::Result;
 ///
 /// | name | default | purpose | range |
 /// |---|---|---|---|
-/// | `step` | 1.0 | `μ`, the gradient step (THEORY.md §7) | `> 0` |
+/// | `step` | 1.0 | `μ`, the gradient step (docs/THEORY.md §7) | `> 0` |
 /// | `truncation` | 0.7 | `γ`: row `i` enters the gradient when `|a_iᵀx| ≥ ψ_i/(1+γ)` | `> 0` |
 /// | `init_divisor` | 6 | `|I_0| = ⌈m / init_divisor⌉` rows in the initialisation | `≥ 1` |
 /// | `stop` | [`Stopping::default`] | iteration cap and relative-change tolerance | |

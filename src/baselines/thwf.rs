@@ -1,6 +1,6 @@
 //! Thresholded Wirtinger Flow (ThWF): T. T. Cai, X. Li, Z. Ma, *Optimal rates of convergence
 //! for noisy sparse phase retrieval via thresholded Wirtinger flow*, Ann. Statist.
-//! 44(5):2221–2251, 2016 (arXiv:1506.03382); defaults from THEORY.md §7. Not PhasePack's
+//! 44(5):2221–2251, 2016 (arXiv:1506.03382); defaults from docs/THEORY.md §7. Not PhasePack's
 //! *Truncated* Wirtinger Flow (Chen–Candès), a different method.
 //!
 //! ThWF works on **intensities** `y_i = b'_i²` (this module squares the amplitudes it is given;
@@ -13,7 +13,7 @@
 //!    soft thresholding `T`, `∇f(x) = (1/m) Σ ((a_iᵀx)² − y_i)(a_iᵀx) a_i` and the adaptive level
 //!    `τ(x)² = (β log(mn) / m²) Σ ((a_iᵀx)² − y_i)² (a_iᵀx)²`.
 //!
-//! Defaults `α = 1.5`, `μ = 0.23`, `β = 0.3` (THEORY.md §7; also those of Jagatap's
+//! Defaults `α = 1.5`, `μ = 0.23`, `β = 0.3` (docs/THEORY.md §7; also those of Jagatap's
 //! `Thresholded_WF.m`, whose reading this follows; `log` is natural).
 //!
 //! ThWF does not take the sparsity `s`: its thresholds set the support. [`thwf`] has no `s`

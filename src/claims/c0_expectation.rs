@@ -1,4 +1,4 @@
-//! C0: the expectations behind the WDC and the RRCP (THEORY.md §2).
+//! C0: the expectations behind the WDC and the RRCP (docs/THEORY.md §2).
 //!
 //! `E[W_{+,x}ᵀ W_{+,y}] = Q_{x,y}` for `W` iid `N(0, 1/n)` and `E[A_zᵀ A_w] = Φ_{z,w}` for `A`
 //! iid `N(0, 1/m)`. Both matrices are sums of iid row contributions (`n · w wᵀ 1[wᵀx>0]

@@ -1,4 +1,4 @@
-//! C10: DPR's reconstruction error at m = 200 matches the sparse methods' at m = 750 (THEORY.md
+//! C10: DPR's reconstruction error at m = 200 matches the sparse methods' at m = 750 (docs/THEORY.md
 //! §8: "DPR's error at m = 200 matches theirs at m ≥ 750").
 //!
 //! For each decoder and selection mode: DPR's mean per-pixel error `‖ŷ − y‖²/1024` (32×32,

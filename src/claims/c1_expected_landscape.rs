@@ -1,4 +1,4 @@
-//! C1: the expected landscape (THEORY.md §3–4). For each depth `d` and each `x0`:
+//! C1: the expected landscape (docs/THEORY.md §3–4). For each depth `d` and each `x0`:
 //! `h(x0) = 0` and `h(−ρ_d x0) = 0`; the origin is a local maximum of `F` (every probed
 //! direction decreases `F`); `F(−ρ_d x0) > F(x0) = 0` with the closed form
 //! `F(−ρ_d x0) = (1 − ρ_d²) ‖x0‖² / 2^{d+1}`, which is why the negation check works.

@@ -1,4 +1,4 @@
-//! C2: the WDC constant of a Gaussian layer falls with its width (THEORY.md §2). Judged on
+//! C2: the WDC constant of a Gaussian layer falls with its width (docs/THEORY.md §2). Judged on
 //! the certified `k = 2` series (exact up to a tolerance); the sampled `k = 20` series (lower
 //! bounds, a pair budget growing with `n`, since a fixed budget finds less as the sectors
 //! multiply) is reported beside it.

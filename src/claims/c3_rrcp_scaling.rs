@@ -1,5 +1,5 @@
 //! C3: the RRCP constant of a Gaussian measurement matrix falls like `m^{-1/2}` (up to logs)
-//! as the number of measurements grows (THEORY.md §2). Each `(m, trial)` draws a fresh
+//! as the number of measurements grows (docs/THEORY.md §2). Each `(m, trial)` draws a fresh
 //! network and `A`; both search modes give lower bounds on the supremum; `ε = sup / L`.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! C4: the descent claim of Theorem II.1 (THEORY.md §5) on standard instances. On each
+//! C4: the descent claim of Theorem II.1 (docs/THEORY.md §5) on standard instances. On each
 //! instance (random bias-free ReLU network, `A` with `N(0, 1/m)` entries, `x0 ~ N(0, I_k)`),
 //! the probe points of a 2-D grid through `x0` (the `k = 2` plane, or a slice through `x0` and a
 //! random orthogonal direction for `k > 2`) are classified with the exact `D_{−v} f`

@@ -1,4 +1,4 @@
-//! C5: where plain gradient descent (no negation check) ends (THEORY.md §4): the census of
+//! C5: where plain gradient descent (no negation check) ends (docs/THEORY.md §4): the census of
 //! [`crate::landscape::census`] from random starts on standard instances. Pass iff every
 //! spurious limit (not within `truth_tol ‖x0‖` of `x0`) lies near `−ρ_d x0` — radius within
 //! `radius_tol` (15%) of `ρ_d ‖x0‖` and angle to `−x0` at most `max_angle` — and has

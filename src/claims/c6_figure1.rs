@@ -1,5 +1,5 @@
 //! C6: the paper's Figure 1 — the empirical landscape `f` approaches the expected one `F`
-//! (THEORY.md §4) as the widths and `m` grow. On a `k = 2` grid over `[−R, R]² ‖x0‖`, the mean
+//! (docs/THEORY.md §4) as the widths and `m` grow. On a `k = 2` grid over `[−R, R]² ‖x0‖`, the mean
 //! of `|f − F| / F(0)` (`F(0) = ‖x0‖²/2^{d+1}`) is measured for each size of a sweep (averaged
 //! over independent instances). Pass iff it decreases at every step of the sweep. The gaps
 //! are exact evaluations; their means over trials are estimates (reported with their spread).

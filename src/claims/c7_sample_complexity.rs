@@ -1,5 +1,5 @@
 //! C7: the sample complexity of DPR is linear in the latent dimension k (the paper's headline,
-//! `m = O(k d² log n)`, THEORY.md §5). Three success-rate sweeps ([`crate::sweep`]): over k at
+//! `m = O(k d² log n)`, docs/THEORY.md §5). Three success-rate sweeps ([`crate::sweep`]): over k at
 //! a fixed network (judged), over the depth d and over the width n (reported with intervals,
 //! since the theorem's `d²` and `log n` factors are claims too).
 //!

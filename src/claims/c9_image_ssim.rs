@@ -1,6 +1,6 @@
 //! C9: with the generative prior, 200 measurements give mean SSIM > 0.9 on MNIST digits, while
 //! the sparse methods (SPARTA, CoPRAM, ThWF on db4 coefficients) stay below 0.9 for every
-//! m < 1000 (the paper: they "require 1000 measurements or more"; THEORY.md §8).
+//! m < 1000 (the paper: they "require 1000 measurements or more"; docs/THEORY.md §8).
 //!
 //! For each decoder and selection mode: DPR's mean SSIM (Wang 2004, 32×32, mean over the
 //! images) at m = 200 must exceed 0.9, and each sparse method's mean SSIM must be below 0.9 at

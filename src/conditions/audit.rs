@@ -1,4 +1,4 @@
-//! The assumption audit of Theorem II.1 (THEORY.md §5): for a given network, each hypothesis of
+//! The assumption audit of Theorem II.1 (docs/THEORY.md §5): for a given network, each hypothesis of
 //! the theorem with a status (holds, fails, cannot be checked) and the number behind it.
 //!
 //! | hypothesis | what is measured | kind |
@@ -8,7 +8,7 @@
 //! | ReLU activations | each layer's activation | exact |
 //! | expansivity `n_i ≥ C n_{i−1} log n_{i−1}` | `n_i/(n_{i−1} ln n_{i−1})`: the largest `C` the layer allows (no `C` is published) | exact |
 //! | iid `N(0, 1/n_i)` weights | Kolmogorov–Smirnov test against the **hypothesised** `N(0, 1/n_i)`; fitted `σ̂²` beside `1/n_i` | estimate |
-//! | WDC with constant `ε` (THEORY.md §2) | sampled `ε_i` per layer, as given and after rescaling to variance `1/n_i` | lower bound |
+//! | WDC with constant `ε` (docs/THEORY.md §2) | sampled `ε_i` per layer, as given and after rescaling to variance `1/n_i` | lower bound |
 //! | `K_1 d⁸ ε^{1/4} ≤ 1` | the largest compatible `K_1 = 1/(d⁸ ε^{1/4})` (no `K_1` is published) | upper bound |
 //! | HLV Prop. 1, used by the proof: `24π d⁶ √ε ≤ 1` | `24π d⁶ √ε` | lower bound |
 //! | RRCP of `A` | not a property of the network (see `dpr-audit rrcp`) | — |
@@ -57,7 +57,7 @@ pub const KS_SIGNIFICANCE: f64 = 0.01;
 /// Experiment name of the audit's random streams (the WDC search).
 pub const AUDIT_EXPERIMENT: &str = "audit";
 
-/// The constant of HLV Prop. 1's hypothesis `24π d⁶ √ε ≤ 1` (THEORY.md §5).
+/// The constant of HLV Prop. 1's hypothesis `24π d⁶ √ε ≤ 1` (docs/THEORY.md §5).
 pub const PROP1_CONSTANT: f64 = 24.0 * PI;
 
 /// Below this `λ` the Kolmogorov survival function is evaluated by its theta-function form,

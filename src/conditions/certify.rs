@@ -1,5 +1,5 @@
 //! The exact WDC constant of a layer with two inputs, certified to a tolerance
-//! (THEORY.md §2: "for k = 2 the WDC supremum can be computed exactly").
+//! (docs/THEORY.md §2: "for k = 2 the WDC supremum can be computed exactly").
 //!
 //! For `k = 2` write `x = (cos α, sin α)`, `y = (cos β, sin β)` (the WDC is scale-invariant).
 //! Row `w_r = |w_r| (cos φ_r, sin φ_r)` is active at `α` iff `cos(α − φ_r) > 0`, so the
@@ -7,8 +7,8 @@
 //! the arcs between them. On a cell `I × J` (arc × arc) the matrix
 //! `D = W_{+,x}ᵀW_{+,y} = Σ_{r active on I and on J} w_r w_rᵀ` is constant, while
 //! `Q(α, β) = (π−θ)/(2π) I + sin θ/(2π) R(α+β)` (θ the angular distance, `R(s)` the
-//! reflection `[[cos s, sin s], [sin s, −cos s]]` that swaps `x̂` and `ŷ`; THEORY.md §2's `M`
-//! in two dimensions) is Lipschitz in each angle with constant
+//! reflection `[[cos s, sin s], [sin s, −cos s]]` that swaps `x̂` and `ŷ`; docs/THEORY.md §2's `M`
+//! in two dimensions) is Lipschitz in each angle (docs/THEORY.md §11.1) with constant
 //! `L = (1 + √2)/(2π)`: `‖∂Q/∂α‖ ≤ (1 + |cos θ| + sin θ)/(2π)` on each smooth piece, and `Q`
 //! is continuous across its kinks at θ = 0 and π. Hence on a rectangle with centre `c` and
 //! half-widths `h_α, h_β`, `sup ‖D − Q‖ ≤ ‖D − Q(c)‖ + L (h_α + h_β)`. Branch and bound over
@@ -25,7 +25,7 @@ use std::f64::consts::PI;
 use faer::MatRef;
 use rayon::prelude::*;
 
-/// `L = (1 + √2)/(2π)`, the Lipschitz constant of `Q(α, β)` in each angle (module docs).
+/// `L = (1 + √2)/(2π)`, the Lipschitz constant of `Q(α, β)` in each angle (docs/THEORY.md §11.1).
 pub const LIPSCHITZ: f64 = (1.0 + std::f64::consts::SQRT_2) / (2.0 * PI);
 /// Added to the upper bound for floating-point rounding (the incremental sums of `D` and the
 /// closed form of `Q` are accurate to ~1e-13; this margin is 10⁴ times larger).
@@ -65,7 +65,7 @@ fn angular_distance(alpha: f64, beta: f64) -> f64 {
     d.min(2.0 * PI - d)
 }
 
-/// `Q_{x,y}` for `x = (cos α, sin α)`, `y = (cos β, sin β)` (THEORY.md §2 in two dimensions).
+/// `Q_{x,y}` for `x = (cos α, sin α)`, `y = (cos β, sin β)` (docs/THEORY.md §2 in two dimensions).
 pub fn q_planar(alpha: f64, beta: f64) -> Sym2 {
     let theta = angular_distance(alpha, beta);
     let (p, s) = ((PI - theta) / (2.0 * PI), theta.sin() / (2.0 * PI));

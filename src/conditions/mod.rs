@@ -1,4 +1,4 @@
-//! The two random-matrix conditions of the theory (THEORY.md §2) and the tools to measure
+//! The two random-matrix conditions of the theory (docs/THEORY.md §2) and the tools to measure
 //! them: the Weight Distribution Condition (WDC) of each layer and the Range Restricted
 //! Concentration Property (RRCP) of the measurement matrix, plus the assumption audit of
 //! Theorem II.1.

@@ -1,5 +1,5 @@
 //! Sampled lower bounds on the RRCP constant of a measurement matrix `A` on the range of a
-//! generator `G` (THEORY.md §2):
+//! generator `G` (docs/THEORY.md §2):
 //!
 //! `sup |⟨(A_{G(x)}ᵀ A_{G(y)} − Φ_{G(x),G(y)})(G(x_1) − G(x_2)), G(x_3) − G(x_4)⟩|
 //!      / (‖G(x_1) − G(x_2)‖ ‖G(x_3) − G(x_4)‖) = L ε`
@@ -10,9 +10,9 @@
 //! Two search modes:
 //!
 //! - [`SearchMode::Random`]: the ratio of sampled tuples ([`tuple_ratio`]), computed without any
-//!   `n × n` matrix: `⟨A_zᵀA_w u, v⟩ = Σ_j sgn(a_jᵀz) sgn(a_jᵀw) (a_jᵀu)(a_jᵀv)` (THEORY.md §1,
+//!   `n × n` matrix: `⟨A_zᵀA_w u, v⟩ = Σ_j sgn(a_jᵀz) sgn(a_jᵀw) (a_jᵀu)(a_jᵀv)` (docs/THEORY.md §1,
 //!   `A_z = diag(sgn(Az)) A`) and `⟨Φ u, v⟩` from [`crate::core::expected::phi_form`].
-//! - [`SearchMode::Subspace`] (THEORY.md §2, the sharper search): at fixed `x, y, x_1, x_3` the
+//! - [`SearchMode::Subspace`] (docs/THEORY.md §2, the sharper search): at fixed `x, y, x_1, x_3` the
 //!   supremum over all secants in the linear pieces through `G(x_1)` and `G(x_3)` is
 //!   `‖B_1ᵀ (A_{G(x)}ᵀ A_{G(y)} − Φ) B_3‖`, `B_i` an orthonormal basis of `range(Λ_{x_i})`
 //!   ([`subspace_sup`]). `B_1ᵀ A_zᵀA_w B_3 = (A B_1)ᵀ diag(s) (A B_3)` with
@@ -81,7 +81,7 @@ const PIECE_HALVINGS: usize = 80;
 pub enum SearchMode {
     /// The ratio of sampled latent tuples `(x, y, x_1, x_2, x_3, x_4)`.
     Random,
-    /// `‖B_1ᵀ (A_{G(x)}ᵀA_{G(y)} − Φ) B_3‖` at sampled `(x, y, x_1, x_3)` (THEORY.md §2).
+    /// `‖B_1ᵀ (A_{G(x)}ᵀA_{G(y)} − Φ) B_3‖` at sampled `(x, y, x_1, x_3)` (docs/THEORY.md §2).
     Subspace,
 }
 
@@ -400,7 +400,7 @@ fn pieces(net: &Network, a: MatRef<'_, f64>, points: &[&[f64]]) -> Vec<Piece> {
 // ---------------------------------------------------------------------------------------------
 
 /// `⟨A_zᵀ A_w a, b⟩ = Σ_j sgn((Az)_j) sgn((Aw)_j) (Aa)_j (Ab)_j` from the products `Az`, `Aw`,
-/// `Aa`, `Ab` (THEORY.md §1: `A_z = diag(sgn(Az)) A`, `sgn(0) = 0`), in `O(m)`.
+/// `Aa`, `Ab` (docs/THEORY.md §1: `A_z = diag(sgn(Az)) A`, `sgn(0) = 0`), in `O(m)`.
 pub fn signed_gram_bilinear(az: &[f64], aw: &[f64], aa: &[f64], ab: &[f64]) -> f64 {
     az.iter()
         .zip(aw)
@@ -487,7 +487,7 @@ fn value_of(mode: SearchMode, a: MatRef<'_, f64>, data: &[PointData]) -> f64 {
     values_of(mode, a, &[data])[0]
 }
 
-/// The RRCP ratio of one latent tuple (THEORY.md §2):
+/// The RRCP ratio of one latent tuple (docs/THEORY.md §2):
 /// `|⟨(A_{G(x)}ᵀA_{G(y)} − Φ_{G(x),G(y)})(G(x_1) − G(x_2)), G(x_3) − G(x_4)⟩| /
 /// (‖G(x_1) − G(x_2)‖ ‖G(x_3) − G(x_4)‖)`, without any `n × n` matrix; 0 when a secant is 0.
 #[track_caller]
@@ -519,7 +519,7 @@ pub struct SubspaceSup {
 }
 
 /// The supremum of the RRCP ratio over all secants in the linear pieces through `G(x_1)` and
-/// `G(x_3)` at fixed `x, y` (THEORY.md §2, the sharper search), with the maximising secants.
+/// `G(x_3)` at fixed `x, y` (docs/THEORY.md §2, the sharper search), with the maximising secants.
 #[track_caller]
 pub fn subspace_sup(net: &Network, a: MatRef<'_, f64>, x: &[f64], y: &[f64], x1: &[f64], x3: &[f64]) -> SubspaceSup {
     assert_eq!(a.ncols(), net.output_dim(), "A needs n = {} columns", net.output_dim());

@@ -1,4 +1,4 @@
-//! Sampled lower bounds on the WDC constant of each layer (THEORY.md §2):
+//! Sampled lower bounds on the WDC constant of each layer (docs/THEORY.md §2):
 //! `ε_i ≥ sup_{x,y ≠ 0} ‖W_{i,+,x}ᵀ W_{i,+,y} − Q_{x,y}‖` over the pairs this search visits.
 //!
 //! The search draws pairs of three shapes — independent directions, near-aligned pairs
@@ -113,7 +113,7 @@ impl WdcLayer {
     }
 
     /// `Σ_r mask_r(p) w_r w_rᵀ` for each pair p, packed (`P × k(k+1)/2`), where `mask_r(p) =
-    /// 1[w_rᵀx_p > 0] 1[w_rᵀy_p > 0]` (strict, THEORY.md §1).
+    /// 1[w_rᵀx_p > 0] 1[w_rᵀy_p > 0]` (strict, docs/THEORY.md §1).
     /// The joint masks `1[w_rᵀx_p > 0] 1[w_rᵀy_p > 0]` as an `n × P` 0/1 matrix.
     fn masks(&self, xs: MatRef<'_, f64>, ys: MatRef<'_, f64>) -> Mat<f64> {
         let (n, pairs) = (self.weight.nrows(), xs.ncols());
@@ -284,7 +284,7 @@ impl WdcLayer {
     fn lanczos_norms(&self, xs: MatRef<'_, f64>, ys: MatRef<'_, f64>, centred: bool) -> Vec<f64> {
         let (n, k, pairs) = (self.weight.nrows(), self.input_dim(), xs.ncols());
         let mask = self.masks(xs, ys);
-        // Q_p v = a_p v + b_p M_p v (THEORY.md §2), in factored form.
+        // Q_p v = a_p v + b_p M_p v (docs/THEORY.md §2), in factored form.
         let qs: Vec<(f64, f64, SwapBasis)> = (0..pairs)
             .filter(|_| centred)
             .map(|p| {

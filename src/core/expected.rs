@@ -1,4 +1,4 @@
-//! Closed forms of the expected landscape (THEORY.md §2–§4, corrected signs). Pure functions,
+//! Closed forms of the expected landscape (docs/THEORY.md §2–§4, corrected signs). Pure functions,
 //! no randomness.
 //!
 //! | paper | here |
@@ -24,7 +24,7 @@ use super::vector::{angle, dot, norm};
 /// the two directions count as parallel and [`swap_matrix`] takes its limit `±x̂x̂ᵀ`.
 const PARALLEL_TOL: f64 = 64.0 * f64::EPSILON;
 
-/// `g(θ) = arccos(((π−θ) cos θ + sin θ)/π)` (THEORY.md §3): the angle between `relu(W x)` and
+/// `g(θ) = arccos(((π−θ) cos θ + sin θ)/π)` (docs/THEORY.md §3): the angle between `relu(W x)` and
 /// `relu(W y)` in expectation when `∠(x, y) = θ`.
 pub fn angle_map(theta: f64) -> f64 {
     (((PI - theta) * theta.cos() + theta.sin()) / PI)
@@ -32,7 +32,7 @@ pub fn angle_map(theta: f64) -> f64 {
         .acos()
 }
 
-/// `θ_0, θ_1 = g(θ_0), …, θ_d` (THEORY.md §3); `d + 1` entries.
+/// `θ_0, θ_1 = g(θ_0), …, θ_d` (docs/THEORY.md §3); `d + 1` entries.
 pub fn angle_sequence(theta0: f64, d: usize) -> Vec<f64> {
     let mut seq = Vec::with_capacity(d + 1);
     seq.push(theta0);
@@ -42,7 +42,7 @@ pub fn angle_sequence(theta0: f64, d: usize) -> Vec<f64> {
     seq
 }
 
-/// `θ̌_d`: the sequence started at `θ̌_0 = π` (THEORY.md §3).
+/// `θ̌_d`: the sequence started at `θ̌_0 = π` (docs/THEORY.md §3).
 pub fn theta_check(d: usize) -> f64 {
     angle_sequence(PI, d)[d]
 }
@@ -52,29 +52,29 @@ pub fn xi(thetas: &[f64], d: usize) -> f64 {
     thetas[..d].iter().map(|t| (PI - t) / PI).product()
 }
 
-/// `ζ_d = Σ_{i=0}^{d−1} (sin θ̄_i/π) Π_{j=i+1}^{d−1} (π − θ̄_j)/π` (THEORY.md §3).
+/// `ζ_d = Σ_{i=0}^{d−1} (sin θ̄_i/π) Π_{j=i+1}^{d−1} (π − θ̄_j)/π` (docs/THEORY.md §3).
 pub fn zeta(thetas: &[f64], d: usize) -> f64 {
     (0..d)
         .map(|i| thetas[i].sin() / PI * xi(&thetas[i + 1..], d - i - 1))
         .sum()
 }
 
-/// `κ(θ) = ((π − 2θ) cos θ + 2 sin θ)/π = ⟨ẑ, Φ_{z,w} ŵ⟩` for `θ = ∠(z, w)` (THEORY.md §2).
+/// `κ(θ) = ((π − 2θ) cos θ + 2 sin θ)/π = ⟨ẑ, Φ_{z,w} ŵ⟩` for `θ = ∠(z, w)` (docs/THEORY.md §2).
 pub fn kappa(theta: f64) -> f64 {
     ((PI - 2.0 * theta) * theta.cos() + 2.0 * theta.sin()) / PI
 }
 
-/// `ρ_d^{CS} = cos θ̌_d` (Hand–Voroninski, compressed sensing; THEORY.md §3).
+/// `ρ_d^{CS} = cos θ̌_d` (Hand–Voroninski, compressed sensing; docs/THEORY.md §3).
 pub fn rho_cs(d: usize) -> f64 {
     theta_check(d).cos()
 }
 
-/// `ρ_d = 2 sin θ̌_d/π + (π − 2θ̌_d)/π · cos θ̌_d = κ(θ̌_d)` (HLV, corrected plus sign; THEORY.md §3).
+/// `ρ_d = 2 sin θ̌_d/π + (π − 2θ̌_d)/π · cos θ̌_d = κ(θ̌_d)` (HLV, corrected plus sign; docs/THEORY.md §3).
 pub fn rho_pr(d: usize) -> f64 {
     kappa(theta_check(d))
 }
 
-/// `M_{x̂↔ŷ}` in the coordinate-free form of THEORY.md §2, with the limits `x̂x̂ᵀ` at θ = 0
+/// `M_{x̂↔ŷ}` in the coordinate-free form of docs/THEORY.md §2, with the limits `x̂x̂ᵀ` at θ = 0
 /// and `−x̂x̂ᵀ` at θ = π. Both arguments must be nonzero.
 pub fn swap_matrix(x: &[f64], y: &[f64]) -> Mat<f64> {
     let b = SwapBasis::new(x, y);
@@ -84,7 +84,7 @@ pub fn swap_matrix(x: &[f64], y: &[f64]) -> Mat<f64> {
     })
 }
 
-/// `M_{x̂↔ŷ}` in factored form: `M = c (u1u1ᵀ − u2u2ᵀ) + s (u1u2ᵀ + u2u1ᵀ)` (THEORY.md §2), so
+/// `M_{x̂↔ŷ}` in factored form: `M = c (u1u1ᵀ − u2u2ᵀ) + s (u1u2ᵀ + u2u1ᵀ)` (docs/THEORY.md §2), so
 /// that `M v` costs `O(k)`. At the limits θ = 0, π: `u2 = 0`, `c = ±1`, `s = 0`.
 #[derive(Clone, Debug)]
 pub struct SwapBasis {
@@ -152,14 +152,14 @@ impl SwapBasis {
 }
 
 /// `Q_{x,y} = (π−θ)/(2π) I + sin θ/(2π) M_{x̂↔ŷ} = E[W_{+,x}ᵀ W_{+,y}]` for `W` iid `N(0, 1/n)`
-/// (THEORY.md §2, the WDC's centre).
+/// (docs/THEORY.md §2, the WDC's centre).
 pub fn q_matrix(x: &[f64], y: &[f64]) -> Mat<f64> {
     let theta = angle(x, y);
     identity_plus((PI - theta) / (2.0 * PI), theta.sin() / (2.0 * PI), x, y)
 }
 
 /// `Φ_{z,w} = (π−2θ)/π I + 2 sin θ/π M_{ẑ↔ŵ} = E[A_zᵀ A_w]` for `A` iid `N(0, 1/m)`, and
-/// `Φ = 0` when `z = 0` or `w = 0` (THEORY.md §2, the RRCP's centre).
+/// `Φ = 0` when `z = 0` or `w = 0` (docs/THEORY.md §2, the RRCP's centre).
 pub fn phi_matrix(z: &[f64], w: &[f64]) -> Mat<f64> {
     if norm(z) == 0.0 || norm(w) == 0.0 {
         return Mat::zeros(z.len(), z.len());
@@ -175,7 +175,7 @@ fn identity_plus(a: f64, b: f64, x: &[f64], y: &[f64]) -> Mat<f64> {
 }
 
 /// The coefficients `(α, β)` of the expected gradient at angle `θ̄_0` for depth `d`
-/// (THEORY.md §4): `β = (π − 2θ̄_d)/π · ξ_d`, `α = 2 sin θ̄_d/π + (π − 2θ̄_d)/π · ζ_d`.
+/// (docs/THEORY.md §4): `β = (π − 2θ̄_d)/π · ξ_d`, `α = 2 sin θ̄_d/π + (π − 2θ̄_d)/π · ζ_d`.
 pub fn gradient_coefficients(theta0: f64, d: usize) -> (f64, f64) {
     let t = angle_sequence(theta0, d);
     let td = t[d];
@@ -184,7 +184,7 @@ pub fn gradient_coefficients(theta0: f64, d: usize) -> (f64, f64) {
     (alpha, beta)
 }
 
-/// The expected gradient `h_{x,x0} = 2^{−d} [−β ‖x0‖ x̂0 + (‖x‖ − α ‖x0‖) x̂]` (THEORY.md §4,
+/// The expected gradient `h_{x,x0} = 2^{−d} [−β ‖x0‖ x̂0 + (‖x‖ − α ‖x0‖) x̂]` (docs/THEORY.md §4,
 /// corrected signs). `F` is not differentiable at `x = 0`; there this returns `None`.
 pub fn expected_gradient(x: &[f64], x0: &[f64], d: usize) -> Option<Vec<f64>> {
     let (r, r0) = (norm(x), norm(x0));
@@ -202,7 +202,7 @@ pub fn expected_gradient(x: &[f64], x0: &[f64], d: usize) -> Option<Vec<f64>> {
 }
 
 /// The expected objective `F(x) = (‖x‖² + ‖x0‖²)/2^{d+1} − 2^{−d} ‖x‖ ‖x0‖ κ(θ̄_d)`
-/// (HLV-J Lemma 20, simplified; THEORY.md §4).
+/// (HLV-J Lemma 20, simplified; docs/THEORY.md §4).
 pub fn expected_objective(x: &[f64], x0: &[f64], d: usize) -> f64 {
     let (r, r0) = (norm(x), norm(x0));
     let td = angle_sequence(angle(x, x0), d)[d];
@@ -211,7 +211,7 @@ pub fn expected_objective(x: &[f64], x0: &[f64], d: usize) -> f64 {
 }
 
 /// Hand–Voroninski's compressed-sensing expected gradient
-/// `h^{CS} = 2^{−d} [−ξ_d x0 + x − ζ_d (‖x0‖/‖x‖) x]` (THEORY.md §4), for comparison.
+/// `h^{CS} = 2^{−d} [−ξ_d x0 + x − ζ_d (‖x0‖/‖x‖) x]` (docs/THEORY.md §4), for comparison.
 pub fn expected_gradient_cs(x: &[f64], x0: &[f64], d: usize) -> Option<Vec<f64>> {
     let (r, r0) = (norm(x), norm(x0));
     if r == 0.0 {
@@ -228,7 +228,7 @@ pub fn expected_gradient_cs(x: &[f64], x0: &[f64], d: usize) -> Option<Vec<f64>>
     )
 }
 
-/// `Φ_{z,w} = (π−2θ)/π · I + 2 sin θ/π · M_{ẑ↔ŵ}` (THEORY.md §2, the RRCP's centre) in factored
+/// `Φ_{z,w} = (π−2θ)/π · I + 2 sin θ/π · M_{ẑ↔ŵ}` (docs/THEORY.md §2, the RRCP's centre) in factored
 /// form: `Φ = identity · I + swap · M` with `M` as [`SwapBasis`] (the factors [`swap_matrix`]
 /// uses). `Φ = 0` (both coefficients 0) when `z = 0` or `w = 0`. [`phi_matrix`] is the same
 /// operator as a dense `n × n` matrix; this form gives `⟨Φ a, b⟩` in `O(n)` and `B_1ᵀ Φ B_3` in
@@ -243,7 +243,7 @@ pub struct PhiForm {
     pub basis: SwapBasis,
 }
 
-/// `Φ_{z,w}` in factored form (THEORY.md §2); see [`PhiForm`].
+/// `Φ_{z,w}` in factored form (docs/THEORY.md §2); see [`PhiForm`].
 pub fn phi_form(z: &[f64], w: &[f64]) -> PhiForm {
     if norm(z) == 0.0 || norm(w) == 0.0 {
         let zero = vec![0.0; z.len()];
@@ -312,7 +312,7 @@ impl PhiForm {
     }
 }
 
-/// `⟨Φ_{z,w} a, b⟩` in `O(n)` without forming `Φ` (THEORY.md §2); equals
+/// `⟨Φ_{z,w} a, b⟩` in `O(n)` without forming `Φ` (docs/THEORY.md §2); equals
 /// `bᵀ phi_matrix(z, w) a` up to rounding.
 pub fn phi_bilinear(z: &[f64], w: &[f64], a: &[f64], b: &[f64]) -> f64 {
     phi_form(z, w).bilinear(a, b)

@@ -1,4 +1,4 @@
-//! Phaseless measurements `b = |A y|` with `A ∈ R^{m × n}` (THEORY.md §1), optional amplitude
+//! Phaseless measurements `b = |A y|` with `A ∈ R^{m × n}` (docs/THEORY.md §1), optional amplitude
 //! noise, and the sign-adjusted matrix `A_z = diag(sgn(Az)) A` (so that `|Az| = A_z z`).
 
 use faer::Mat;
@@ -8,7 +8,7 @@ use rand_distr::{Distribution, StandardNormal};
 use super::network::matvec;
 use super::vector::{norm, sgn};
 
-/// Variance convention of the entries of `A` (THEORY.md §1; record it with every result).
+/// Variance convention of the entries of `A` (docs/THEORY.md §1; record it with every result).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum MeasurementScale {
@@ -100,7 +100,7 @@ impl Measurements {
             .collect()
     }
 
-    /// `A_z = diag(sgn(Az)) A` with `sgn(0) = 0` (THEORY.md §1).
+    /// `A_z = diag(sgn(Az)) A` with `sgn(0) = 0` (docs/THEORY.md §1).
     pub fn signed(&self, z: &[f64]) -> Mat<f64> {
         let s: Vec<f64> = self.apply(z).into_iter().map(sgn).collect();
         Mat::from_fn(self.a.nrows(), self.a.ncols(), |i, j| s[i] * self.a[(i, j)])

@@ -1,4 +1,4 @@
-//! The generator `G(x) = relu(W_d … relu(W_1 x))` (THEORY.md §1) and the general feed-forward
+//! The generator `G(x) = relu(W_d … relu(W_1 x))` (docs/THEORY.md §1) and the general feed-forward
 //! networks a trained decoder needs (biases, softplus, sigmoid).
 //!
 //! - Active rows use the **strict** inequality `W_{+,x} = diag(Wx > 0) W`; the derivative of
@@ -74,7 +74,7 @@ impl Activation {
         }
     }
 
-    /// `σ'(z)`, with `relu'(0) = 0` (the strict mask of THEORY.md §1).
+    /// `σ'(z)`, with `relu'(0) = 0` (the strict mask of docs/THEORY.md §1).
     pub fn derivative(self, z: f64) -> f64 {
         match self {
             Self::Relu => f64::from(z > 0.0),
@@ -87,7 +87,7 @@ impl Activation {
         }
     }
 
-    /// Derivative of `t ↦ σ(z + t ż)` at `t = 0+` (THEORY.md §1): for ReLU, `ż` if `z > 0`,
+    /// Derivative of `t ↦ σ(z + t ż)` at `t = 0+` (docs/THEORY.md §1): for ReLU, `ż` if `z > 0`,
     /// `0` if `z < 0`, `max(ż, 0)` at the kink `z = 0`.
     pub fn one_sided(self, z: f64, zdot: f64) -> f64 {
         match self {
@@ -97,7 +97,7 @@ impl Activation {
     }
 }
 
-/// Variance convention of Gaussian weights (THEORY.md §1; record it with every result).
+/// Variance convention of Gaussian weights (docs/THEORY.md §1; record it with every result).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum WeightScale {
@@ -347,7 +347,7 @@ impl Network {
     /// `N(0, 1)` weights ([`WeightScale::Unit`]) restated in the theorems' `N(0, 1/n_i)`
     /// convention. For ReLU layers (positively homogeneous) this divides `G(x)` by
     /// `Π √n_i` and `f` by `Π n_i`: the same landscape up to that constant (the same classes,
-    /// critical points and descent directions), now comparable with `F` (THEORY.md §4).
+    /// critical points and descent directions), now comparable with `F` (docs/THEORY.md §4).
     pub fn unit_to_normalized(&self) -> Self {
         // A bias is scaled by the product up to its layer, so that every layer's output is the
         // original one times that product (exact for ReLU layers).
@@ -462,7 +462,7 @@ impl Network {
         })
     }
 
-    /// One-sided derivative of `t ↦ G(x + t u)` at `t = 0+` (THEORY.md §1, exact at kinks):
+    /// One-sided derivative of `t ↦ G(x + t u)` at `t = 0+` (docs/THEORY.md §1, exact at kinks):
     /// every pre-activation is affine in `t` for small `t > 0`, and ReLU at `z = 0` passes
     /// `max(ż, 0)`. Returns `Ġ`.
     pub fn one_sided_jvp(&self, trace: &Trace, u: &[f64]) -> Vec<f64> {

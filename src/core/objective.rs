@@ -1,5 +1,5 @@
 //! The phase-retrieval objective `f(x) = ½ ‖ |A G(x)| − b ‖²` with `b = |A G(x0)|`
-//! (THEORY.md §1), its descent direction `v_{x,x0} = Λ_xᵀ A_{G(x)}ᵀ (|A G(x)| − b)` (the paper's
+//! (docs/THEORY.md §1), its descent direction `v_{x,x0} = Λ_xᵀ A_{G(x)}ᵀ (|A G(x)| − b)` (the paper's
 //! Algorithm 1; `= ∇f(x)` where `f` is differentiable) and the exact one-sided directional
 //! derivative `D_u f(x)`, which differs from `⟨v, u⟩` at kinks.
 
@@ -67,7 +67,7 @@ impl Problem {
     }
 
     /// The exact one-sided directional derivative `D_u f(x) = lim_{t→0+} (f(x+tu) − f(x))/t`
-    /// (THEORY.md §1, *derived*): propagate value and derivative through the layers with the
+    /// (docs/THEORY.md §1, *derived*): propagate value and derivative through the layers with the
     /// ReLU kink rule, then `Σ_j (|c_j| − b_j) · (sgn(c_j) e_j if c_j ≠ 0, |e_j| if c_j = 0)`
     /// with `c = A G(x)`, `e = A Ġ`. Exact at the origin and at every kink.
     pub fn directional_derivative(&self, x: &[f64], u: &[f64]) -> f64 {

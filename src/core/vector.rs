@@ -41,7 +41,7 @@ pub fn angle(a: &[f64], b: &[f64]) -> f64 {
     2.0 * diff.atan2(sum)
 }
 
-/// Sign with `sgn(0) = 0` (THEORY.md §1, `A_z`).
+/// Sign with `sgn(0) = 0` (docs/THEORY.md §1, `A_z`).
 pub fn sgn(t: f64) -> f64 {
     if t > 0.0 {
         1.0
@@ -52,7 +52,7 @@ pub fn sgn(t: f64) -> f64 {
     }
 }
 
-/// The sign-invariant relative error `min(‖x̂ − x‖, ‖x̂ + x‖) / ‖x‖` (THEORY.md §6): phase
+/// The sign-invariant relative error `min(‖x̂ − x‖, ‖x̂ + x‖) / ‖x‖` (docs/THEORY.md §6): phase
 /// retrieval recovers a signal only up to its global sign. Infinite for `x = 0`.
 pub fn relative_error_up_to_sign(estimate: &[f64], truth: &[f64]) -> f64 {
     debug_assert_eq!(estimate.len(), truth.len());

@@ -1,4 +1,4 @@
-//! How far the trained decoders are from Theorem II.1's hypotheses (issue 6, item 7): the
+//! How far the trained decoders are from Theorem II.1's hypotheses (docs/THEORY.md §5): the
 //! assumption audit ([`crate::conditions::audit`]: architecture, weight statistics, sampled
 //! WDC constants as given and rescaled, and their consequences) and sampled RRCP lower bounds
 //! ([`crate::conditions::rrcp`]) for each decoder, beside a random bias-free ReLU network of
@@ -24,7 +24,7 @@ use crate::rng::{Stream, stream};
 
 /// Experiment name of the random network's and `A`'s streams.
 pub const EXPERIMENT: &str = "mnist-audit";
-/// The RRCP constant `L` of the paper (THEORY.md §2).
+/// The RRCP constant `L` of the paper (docs/THEORY.md §2).
 pub const RRCP_CONSTANT: f64 = 31.0;
 
 /// How hard to search.

@@ -1,4 +1,4 @@
-//! The paper's experiments beyond the theorem (THEORY.md §6–8), as library code behind
+//! The paper's experiments beyond the theorem (docs/THEORY.md §6–8), as library code behind
 //! `dpr-audit mnist reconstruct | synthetic | audit` and the claims C9, C10.
 //!
 //! | module | what | main items |

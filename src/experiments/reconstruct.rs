@@ -1,4 +1,4 @@
-//! The paper's image experiment (THEORY.md §8; the paper's Figures 2–3): reconstruct MNIST
+//! The paper's image experiment (docs/THEORY.md §8; the paper's Figures 2–3): reconstruct MNIST
 //! test digits from `m` phaseless Gaussian measurements with DPR on trained decoders and with
 //! the sparse baselines on Daubechies-4 wavelet coefficients, and measure per-pixel error and
 //! SSIM.
@@ -12,7 +12,7 @@
 //!   ([`interior_columns`]): `|A_784 y| = |A pad(y)| = b` (a submatrix of an iid Gaussian matrix
 //!   is iid Gaussian).
 //! - The sparse methods recover `v_0 = Ψ y_0` from `b = |(A Ψᵀ) v_0|` ([`wavelet_measurements`]);
-//!   `A Ψᵀ` has iid `N(0, 1)` entries again since `Ψ` is orthogonal (THEORY.md §7: rotational
+//!   `A Ψᵀ` has iid `N(0, 1)` entries again since `Ψ` is orthogonal (docs/THEORY.md §7: rotational
 //!   invariance), so this is exactly the paper's protocol on paired measurements.
 //!
 //! **DPR** ([`Algorithm::Dpr`]): Adam two-init ([`Method::Adam2`]) on `f(x) = ½‖|A_784 G(x)| −
@@ -344,7 +344,7 @@ pub fn interior_columns(a: &Mat<f64>) -> Mat<f64> {
 }
 
 /// `A Ψᵀ` (`m × 1024`): row `i` is `Ψ a_i`, the db4 coefficients of row `a_i` of `A` seen as
-/// a 32×32 image, so that `(A Ψᵀ)(Ψ y) = A y` (THEORY.md §7).
+/// a 32×32 image, so that `(A Ψᵀ)(Ψ y) = A y` (docs/THEORY.md §7).
 pub fn wavelet_measurements(a: &Mat<f64>, transform: &Db4Transform) -> Mat<f64> {
     assert_eq!(a.ncols(), PADDED_PIXELS, "A acts on 32×32 images");
     let mut out = Mat::zeros(a.nrows(), PADDED_PIXELS);
@@ -358,7 +358,7 @@ pub fn wavelet_measurements(a: &Mat<f64>, transform: &Db4Transform) -> Mat<f64> 
     out
 }
 
-/// The sign without the truth (THEORY.md §7; issue 6): digits are nonnegative, so of `±ŷ` the
+/// The sign without the truth (docs/THEORY.md §7): digits are nonnegative, so of `±ŷ` the
 /// one with the larger pixel sum is kept: `+1` when `Σ ŷ ≥ 0` (a tie keeps the estimate's
 /// sign), else `−1`.
 pub fn sign_by_pixel_sum(image: &[f64]) -> f64 {

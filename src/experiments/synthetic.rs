@@ -1,4 +1,4 @@
-//! The synthetic comparison of the full paper (THEORY.md §6–7): the success rate against m of
+//! The synthetic comparison of the full paper (docs/THEORY.md §6–7): the success rate against m of
 //! the sparse methods on `s`-sparse signals (`s = 3, 5, 10`, `n = 1000`, sparsity given) next
 //! to DPR on HLV's synthetic generator (`k = 10`, a random ReLU network 10–500–1000 with
 //! `N(0, 1)` weights, [`crate::sweep`] with `verify/sweeps/hlv-synthetic.toml`'s settings).

@@ -100,7 +100,7 @@ pub fn activate<T: Real>(activation: Activation, z: T) -> T {
     }
 }
 
-/// `σ'(z)`, with `relu'(0) = 0` (the strict mask of THEORY.md §1); softplus' = logistic.
+/// `σ'(z)`, with `relu'(0) = 0` (the strict mask of docs/THEORY.md §1); softplus' = logistic.
 pub fn activation_derivative<T: Real>(activation: Activation, z: T) -> T {
     match activation {
         Activation::Relu => T::cast(if z > T::cast(0.0) { 1.0 } else { 0.0 }),

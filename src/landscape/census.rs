@@ -1,4 +1,4 @@
-//! Critical-point census (THEORY.md §4–5): plain gradient descent *without* the negation
+//! Critical-point census (docs/THEORY.md §4–5): plain gradient descent *without* the negation
 //! check ([`crate::solvers::Method::Gd`], the same implementation as the solver) from many
 //! random starts; the limits are clustered, and each cluster is described by its radius
 //! relative to `ρ_d ‖x0‖`, its angle to `−x0`, `‖v‖` at the limit, a sampled local-minimum

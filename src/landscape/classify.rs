@@ -1,8 +1,8 @@
-//! The class of a probe point (issue 4, item 1), judged on the exact one-sided derivative
-//! `D_{−v} f(x)` of THEORY.md §1 (not on `−‖v‖²`, which differs from it at kinks):
+//! The class of a probe point, judged on the exact one-sided derivative
+//! `D_{−v} f(x)` of docs/THEORY.md §1 (not on `−‖v‖²`, which differs from it at kinks):
 //!
 //! 1. `critical` when `‖v‖ ≤ critical_tol · s(x)`, with the gradient scale
-//!    `s(x) = 2^{−d} max(‖x‖, ‖x0‖)` of `S_{ε,x0}` (THEORY.md §5): `v = 0` within rounding;
+//!    `s(x) = 2^{−d} max(‖x‖, ‖x0‖)` of `S_{ε,x0}` (docs/THEORY.md §5): `v = 0` within rounding;
 //! 2. else `no_descent` when `D_{−v} f(x) ≥ 0` (also when it is NaN: a value that cannot be
 //!    shown negative never counts as descent);
 //! 3. else `descent` (`D_{−v} f(x) < 0`, what Theorem II.1 asserts outside the two balls).
@@ -39,7 +39,7 @@ impl Class {
     }
 }
 
-/// The gradient scale `2^{−d} max(‖x‖, ‖x0‖)` of `S_{ε,x0}` (THEORY.md §5): `‖h‖` and `‖v‖`
+/// The gradient scale `2^{−d} max(‖x‖, ‖x0‖)` of `S_{ε,x0}` (docs/THEORY.md §5): `‖h‖` and `‖v‖`
 /// are compared with multiples of it.
 pub fn gradient_scale(d: usize, x_norm: f64, x0_norm: f64) -> f64 {
     0.5f64.powi(d as i32) * x_norm.max(x0_norm)

@@ -1,6 +1,6 @@
-//! The landscape audit (issue 4): where does `−v_{x,x0}` fail to decrease `f`?
+//! The landscape audit: where does `−v_{x,x0}` fail to decrease `f`?
 //!
-//! Theorem II.1 (THEORY.md §5) says that outside two small balls, around `x0` and around
+//! Theorem II.1 (docs/THEORY.md §5) says that outside two small balls, around `x0` and around
 //! `−ρ_d x0`, the one-sided derivative `D_{−v} f(x)` is negative, and that every direction
 //! decreases `f` at the origin. This module measures that on one instance:
 //!
@@ -10,14 +10,14 @@
 //!   [`classify::Class`]; [`probe`] evaluates the points in parallel, results in input order
 //!   (identical for any thread count);
 //! - [`neighbourhoods`]: the balls fixed before probing, from the expected exceptional set
-//!   `S_τ` (THEORY.md §5), and the empirical radii measured on the probes;
+//!   `S_τ` (docs/THEORY.md §5), and the empirical radii measured on the probes;
 //! - [`summary`]: regions, counterexamples and counts per set;
 //! - [`origin`]: `D_u f(0) < 0` for random directions `u`.
 //!
 //! All numbers are exact evaluations on the instance (f64), or closed forms; the empirical
 //! radii are maxima over the probe points (lower bounds on the extent of the true set).
 //!
-//! **What the classes can show.** `f` is piecewise quadratic (THEORY.md §1): wherever it is
+//! **What the classes can show.** `f` is piecewise quadratic (docs/THEORY.md §1): wherever it is
 //! differentiable, `D_{−v} f = −‖v‖² < 0` as soon as `v ≠ 0`. So `no_descent` can only occur
 //! on the kinks (ReLU or measurement sign changes: cones through the origin, a null set that
 //! random probes hit with probability 0, apart from constructed points such as the origin),
@@ -72,7 +72,7 @@ pub struct Truth {
     pub norm: f64,
     /// Depth `d`.
     pub d: usize,
-    /// `ρ_d` (phase retrieval, THEORY.md §3).
+    /// `ρ_d` (phase retrieval, docs/THEORY.md §3).
     pub rho: f64,
     /// `−ρ_d x0`.
     pub neg: Vec<f64>,
@@ -97,16 +97,16 @@ impl Truth {
 pub struct Measured {
     /// `f(x)`.
     pub value: f64,
-    /// `F(x)` (THEORY.md §4, closed form).
+    /// `F(x)` (docs/THEORY.md §4, closed form).
     pub expected_value: f64,
     /// `‖v_{x,x0}‖`.
     pub v_norm: f64,
     /// `‖v‖ / (2^{−d} max(‖x‖, ‖x0‖))`: `‖v‖` at the gradient scale of `S_{ε,x0}`
-    /// (THEORY.md §5); `critical` below `critical_tol`, `exceptional` at most `τ`.
+    /// (docs/THEORY.md §5); `critical` below `critical_tol`, `exceptional` at most `τ`.
     pub v_ratio: f64,
     /// `‖h_{x,x0}‖` (closed form); `None` at `x = 0`, where `F` is not differentiable.
     pub h_norm: Option<f64>,
-    /// The exact one-sided derivative `D_{−v} f(x)` (THEORY.md §1).
+    /// The exact one-sided derivative `D_{−v} f(x)` (docs/THEORY.md §1).
     pub derivative: f64,
     /// `‖x‖`.
     pub x_norm: f64,

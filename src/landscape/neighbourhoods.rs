@@ -1,14 +1,14 @@
-//! The two neighbourhoods of Theorem II.1 (issue 4, item 2): balls around `x0` and `−ρ_d x0`
+//! The two neighbourhoods of Theorem II.1 as the audit fixes them: balls around `x0` and `−ρ_d x0`
 //! fixed **before** any probe is evaluated, from the expected exceptional set
 //!
-//! `S_{τ,x0} = { x ≠ 0 : ‖h_{x,x0}‖ ≤ 2^{−d} τ max(‖x‖, ‖x0‖) }` (THEORY.md §5),
+//! `S_{τ,x0} = { x ≠ 0 : ‖h_{x,x0}‖ ≤ 2^{−d} τ max(‖x‖, ‖x0‖) }` (docs/THEORY.md §5),
 //!
 //! and the empirical radii measured on the probes, reported beside the balls and never used to
 //! define them.
 //!
-//! ## How the extents of `S_τ` are computed
+//! ## How the extents of `S_τ` are computed (docs/THEORY.md §11.2)
 //!
-//! `h` depends on `x` only through `ρ = ‖x‖/‖x0‖` and `θ = ∠(x, x0)` (THEORY.md §4): with
+//! `h` depends on `x` only through `ρ = ‖x‖/‖x0‖` and `θ = ∠(x, x0)` (docs/THEORY.md §4): with
 //! `c = α(θ) + β(θ) cos θ` and `s = β(θ) sin θ`,
 //! `‖h‖ / (2^{−d} ‖x0‖) = √((ρ − c)² + s²)` ([`normalised_gradient_norm`]). So along each
 //! ray of angle `θ` the set `S_τ` is an exact union of at most two intervals of `ρ`
@@ -35,12 +35,12 @@ pub const COARSE_ANGLES: usize = 4097;
 pub const ZOOM_ANGLES: usize = 65;
 /// Zoom steps after the first scan; each shrinks the window by `(ZOOM_ANGLES − 1)/2 = 32`.
 pub const ZOOM_LEVELS: usize = 7;
-/// Default threshold `τ` of `S_τ` (issue 4).
+/// Default threshold `τ` of `S_τ` (docs/THEORY.md §11.2).
 pub const DEFAULT_TAU: f64 = 0.01;
-/// Default factor between the extent of `S_τ` and the radius of a ball (issue 4).
+/// Default factor between the extent of `S_τ` and the radius of a ball (docs/THEORY.md §11.2).
 pub const DEFAULT_MARGIN: f64 = 1.5;
 
-/// `‖h_{x,x0}‖ / (2^{−d} ‖x0‖)` at `‖x‖ = ρ ‖x0‖`, `∠(x, x0) = θ` (THEORY.md §4):
+/// `‖h_{x,x0}‖ / (2^{−d} ‖x0‖)` at `‖x‖ = ρ ‖x0‖`, `∠(x, x0) = θ` (docs/THEORY.md §4):
 /// `√((ρ − α − β cos θ)² + (β sin θ)²)`, the norm of `−β x̂0 + (ρ − α) x̂`.
 pub fn normalised_gradient_norm(rho: f64, theta: f64, d: usize) -> f64 {
     let (alpha, beta) = gradient_coefficients(theta, d);

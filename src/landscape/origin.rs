@@ -1,9 +1,9 @@
-//! The origin check of Theorem II.1: `D_u f(0) < 0` for every direction `u ≠ 0` (THEORY.md §5).
+//! The origin check of Theorem II.1: `D_u f(0) < 0` for every direction `u ≠ 0` (docs/THEORY.md §5).
 //! `v_{0,x0} = 0` (every pre-activation is 0 and the strict mask is empty), so the origin is
 //! excluded from the descent check and tested here along random unit directions with the exact
 //! one-sided derivative ([`Problem::directional_derivative`]). For a bias-free ReLU network,
 //! `G` is positively homogeneous and the closed form `D_u f(0) = −Σ_j |⟨a_j, G(u)⟩| b_j`
-//! (THEORY.md §1, with `b = |A G(x0)|`) is reported beside it.
+//! (docs/THEORY.md §1, with `b = |A G(x0)|`) is reported beside it.
 
 use rayon::prelude::*;
 
@@ -14,12 +14,12 @@ use crate::core::objective::Problem;
 pub struct OriginProbe {
     /// The exact one-sided derivative `D_u f(0)` along the unit direction `u`.
     pub derivative: f64,
-    /// `−Σ_j |⟨a_j, G(u)⟩| b_j` (THEORY.md §1); `None` when the network is not a bias-free
+    /// `−Σ_j |⟨a_j, G(u)⟩| b_j` (docs/THEORY.md §1); `None` when the network is not a bias-free
     /// ReLU network (the formula needs `G(t u) = t G(u)`).
     pub closed_form: Option<f64>,
 }
 
-/// `D_u f(0) = −Σ_j |⟨a_j, G(u)⟩| |⟨a_j, G(x0)⟩|` for a bias-free ReLU generator (THEORY.md §1),
+/// `D_u f(0) = −Σ_j |⟨a_j, G(u)⟩| |⟨a_j, G(x0)⟩|` for a bias-free ReLU generator (docs/THEORY.md §1),
 /// with `b` in place of `|A G(x0)|` (equal for a noiseless instance).
 pub fn origin_derivative_closed_form(problem: &Problem, u: &[f64]) -> f64 {
     let e = problem.meas.apply(&problem.net.generate(u));

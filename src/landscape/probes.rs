@@ -1,5 +1,5 @@
-//! The probe point sets of the landscape audit (issue 4, item 1). All geometry is in units of
-//! `‖x0‖`, the scale of the theorem's radii (`K_2 d³ ε^{1/4} ‖x0‖`, THEORY.md §5):
+//! The probe point sets of the landscape audit. All geometry is in units of
+//! `‖x0‖`, the scale of the theorem's radii (`K_2 d³ ε^{1/4} ‖x0‖`, docs/THEORY.md §5):
 //!
 //! | set | points | coordinates `(s, t)` |
 //! |---|---|---|

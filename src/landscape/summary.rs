@@ -1,4 +1,4 @@
-//! Judging the claim on the probes (issue 4, item 2): each point's region relative to the
+//! Judging the claim on the probes: each point's region relative to the
 //! balls fixed beforehand, the counterexamples (`no_descent` outside both balls, not the
 //! origin), and counts per set.
 

@@ -1,4 +1,4 @@
-//! The landscape sweep (issue 4, item 4): the empirical neighbourhoods, the gap `|f − F|`, the
+//! The landscape sweep across sizes: the empirical neighbourhoods, the gap `|f − F|`, the
 //! counterexamples and the critical-point census against the widths and `m`, next to a sampled
 //! lower bound on each instance's WDC constant ε. Theorem II.1's balls have radii
 //! `∝ ε^{1/4}`; the sweep fits `radius ≈ c ε^p` across instances and reports `p` beside `1/4`.

@@ -1,4 +1,4 @@
-//! Adam on the paper's loss `L(x) = mean_j (|A G(x)|_j − b_j)² = 2 f(x) / m` (THEORY.md §6; the
+//! Adam on the paper's loss `L(x) = mean_j (|A G(x)|_j − b_j)² = 2 f(x) / m` (docs/THEORY.md §6; the
 //! authors' MNIST code: learning rate 0.01, 1000 iterations, β₁ = 0.9, β₂ = 0.999, ε = 1e-8).
 //! The two-init variant runs from `x_1` and `−x_1`; the executor runs both (and every
 //! restart) in one block, and [`super::Selection`] keeps the lower objective.

@@ -1,5 +1,5 @@
 //! Algorithm 1 of the paper (DPR) and its ablation without the negation check (GD), as one
-//! step (THEORY.md §6): at iterate `x_i`, DPR first replaces `x_i` by `−x_i` when
+//! step (docs/THEORY.md §6): at iterate `x_i`, DPR first replaces `x_i` by `−x_i` when
 //! `f(−x_i) < f(x_i)`; both then move `x_{i+1} = x_i − α v_{x_i,x0}`.
 //!
 //! The negation check costs one value-only pass per iterate (`f(−x)` for the whole block),

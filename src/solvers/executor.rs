@@ -28,7 +28,7 @@ pub trait Objective: Sync {
     fn evaluate_batch(&self, x: MatRef<'_, f64>) -> (Vec<f64>, Mat<f64>);
     /// `f` of every column of `x`.
     fn values_batch(&self, x: MatRef<'_, f64>) -> Vec<f64>;
-    /// The factor `c` with `∇L = c v` for the loss `L` Adam minimises (THEORY.md §6: the mean
+    /// The factor `c` with `∇L = c v` for the loss `L` Adam minimises (docs/THEORY.md §6: the mean
     /// squared amplitude misfit `2f/m` of a problem; `f` itself by default).
     fn loss_scale(&self) -> f64 {
         1.0
@@ -49,7 +49,7 @@ impl Objective for Problem {
     }
 }
 
-/// The expected objective `F` with gradient `h` (THEORY.md §4): the width → ∞, m → ∞ limit of
+/// The expected objective `F` with gradient `h` (docs/THEORY.md §4): the width → ∞, m → ∞ limit of
 /// `f`, on which the solvers' behaviour is known in closed form. At `x = 0`, where `h` is
 /// undefined, the direction is 0.
 #[derive(Clone, Debug)]

@@ -1,4 +1,4 @@
-//! Solvers for `min_x f(x)`, `f(x) = ½ ‖|A G(x)| − b‖²` (THEORY.md §6), in the style of argmin:
+//! Solvers for `min_x f(x)`, `f(x) = ½ ‖|A G(x)| − b‖²` (docs/THEORY.md §6), in the style of argmin:
 //! each method is a *step* ([`executor::Step`]) on a batch of iterates, and one executor
 //! ([`executor::run`]) owns the loop, the evaluations, the termination reasons, the counters
 //! and the optional trace. Every start of a solve that shares a network and `A` (restarts, the
@@ -150,7 +150,7 @@ impl SelectionMode {
     }
 }
 
-/// DPR's step size `α = ½ · 2^d / (g_W · g_A)` (THEORY.md §6: `α = 0.5 · 2^d` worked with
+/// DPR's step size `α = ½ · 2^d / (g_W · g_A)` (docs/THEORY.md §6, §11.3: `α = 0.5 · 2^d` worked with
 /// `N(0, 1/n_i)` weights and `N(0, 1/m)` measurements). The gains rescale it for other
 /// variances: `g_W = Π_i n_i σ_i²` (1 for `N(0, 1/n_i)`), `g_A = m σ_A²` (1 for `N(0, 1/m)`),
 /// since `E‖A W_d … W_1 x‖² = g_A g_W ‖x‖²` and the curvature of `f` scales with it.

@@ -1,5 +1,5 @@
 //! Success-rate sweeps: the empirical sample complexity of DPR, GD and Adam two-init on random
-//! networks (THEORY.md §5–6; the paper's claim `m = O(k d² log n)`, linear in k).
+//! networks (docs/THEORY.md §5–6; the paper's claim `m = O(k d² log n)`, linear in k).
 //!
 //! A sweep is a TOML grid ([`config`]) over k, networks (widths, or depths × widths), m (or
 //! m/n), methods, noise and restarts, with a number of independent trials per setting. Each

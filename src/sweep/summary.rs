@@ -5,7 +5,7 @@
 //! The fits are ordinary least squares of `ln m* = a + b ln x` over the curves whose `m*` was
 //! interpolated (censored curves are left out and counted), with a t interval for `b`
 //! ([`crate::stats::power_law_fit`]). The theorem's sufficient condition
-//! `m ≥ C k d² log n` (THEORY.md §5) is the reference: exponent 1 in k, 2 in d, 1 in ln n;
+//! `m ≥ C k d² log n` (docs/THEORY.md §5) is the reference: exponent 1 in k, 2 in d, 1 in ln n;
 //! being a sufficient condition, it bounds the observed exponents from above rather than
 //! predicting them.
 

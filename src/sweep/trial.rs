@@ -1,5 +1,5 @@
 //! One trial of a sweep: a fresh instance of one setting, solved, judged by the success
-//! criterion `min(‖x̂−x0‖, ‖x̂+x0‖)/‖x0‖ ≤ success_tol` (THEORY.md §6, HLV's synthetic
+//! criterion `min(‖x̂−x0‖, ‖x̂+x0‖)/‖x0‖ ≤ success_tol` (docs/THEORY.md §6, HLV's synthetic
 //! experiment).
 //!
 //! Random objects are keyed by the setting's parameters and the trial index, never by the
