@@ -30,7 +30,7 @@ pub struct GlobalArgs {
     /// Worker threads (0 = all cores). Results never depend on it.
     #[arg(long, global = true, default_value_t = 0)]
     pub threads: usize,
-    /// Output folder (default: reports/<subcommand>/).
+    /// Output folder (default: `reports/<subcommand>/`).
     #[arg(long, global = true)]
     pub out: Option<PathBuf>,
     /// No progress bars and no human summary.

@@ -11,7 +11,7 @@
 //!    `M_Ŝ = (1/m) Σ_i y_i² a_{i,Ŝ} a_{i,Ŝ}ᵀ` ([`super::spectral`]); `x_0 = φ v` on `Ŝ`,
 //!    `φ = sqrt((1/m) Σ y_i²)`.
 //! 2. **Alternating minimisation**: phases `p_t = sgn(A x_t)`, then
-//!    `x_{t+1} = CoSaMP(A/√m, (p_t ∘ y)/√m, s, x_t)` ([`super::cosamp`], started at `x_t`,
+//!    `x_{t+1} = CoSaMP(A/√m, (p_t ∘ y)/√m, s, x_t)` ([`super::cosamp()`], started at `x_t`,
 //!    10 iterations at most). The `1/√m` scaling of the paper changes neither the
 //!    least-squares solutions nor the proxy's ranking, so it is dropped.
 //!

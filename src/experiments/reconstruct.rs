@@ -648,7 +648,7 @@ struct StoredCell {
     timing: Vec<(Algorithm, String, usize, f64)>,
 }
 
-/// One row of a run's rows file: one cell, as JSON ([`StoredCell`]).
+/// One row of a run's rows file: one cell, as JSON (`StoredCell`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CellRecord {
     /// The cell's outputs.
