@@ -139,6 +139,9 @@ fn folders_holding_user_files_survive_byte_for_byte() {
     std::fs::write(dir.join("o/notes.md"), "mine\n").unwrap();
     assert_refused(&run(&dir, &["--out", "o", "expected", "rho"]), &["notes.md"]);
     assert_eq!(read(&dir.join("o/notes.md")), "mine\n");
+    // An output location that cannot be created: exit code 2 with the fix.
+    let out = run(&dir, &["--out", "grid.toml/sub", "expected", "rho"]);
+    assert_refused(&out, &["grid.toml", "choose an --out"]);
     // A file where a folder should be.
     assert_refused(
         &run(&dir, &["--out", "grid.toml", "expected", "rho"]),
@@ -294,33 +297,30 @@ fn next(state: &mut u64) -> u64 {
 
 #[test]
 fn a_sweep_killed_at_random_points_resumes_to_the_uninterrupted_outputs() {
-    let dir = scratch("kill-loop", SMALL.replace("trials = 5", "trials = 10").as_str());
+    const KILLS: usize = 12;
+    let dir = scratch("kill-loop", SLOW);
     assert_ok(&run(&dir, &sweep("reference", &[])));
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    for _ in 0..12 {
+    let mut kills = 0;
+    for _ in 0..4 * KILLS {
         let mut child = spawn(&dir, &sweep("killed", &["--resume"]));
-        let delay = 20 + next(&mut state) % 700;
+        let delay = 10 + next(&mut state) % 250;
         std::thread::sleep(std::time::Duration::from_millis(delay));
-        let _ = child.kill(); // SIGKILL (it may have finished: then there is nothing to kill)
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
         child.wait().unwrap();
+        if kills == KILLS {
+            break;
+        }
     }
-    let last = run(
-        &dir,
-        &[
-            "--json",
-            "--out",
-            "killed",
-            "sweep",
-            "--config",
-            "grid.toml",
-            "--resume",
-        ],
-    );
-    assert_ok(&last);
+    assert!(kills >= 10, "only {kills} runs were killed while running");
+    assert_ok(&run(&dir, &sweep("killed", &["--resume"])));
     assert_same_csv(&dir.join("reference"), &dir.join("killed"));
-    assert_eq!(trial_ids(&dir.join("killed")), (0..120).collect::<Vec<u64>>());
+    assert_eq!(trial_ids(&dir.join("killed")), (0..192).collect::<Vec<u64>>());
     let done = read(&dir.join("killed/shard-0-of-1/done.txt"));
-    assert_eq!(done.lines().count(), 120, "every trial listed exactly once");
+    assert_eq!(done.lines().count(), 192, "every trial listed exactly once");
     assert_eq!(
         names(&dir),
         ["grid.toml", "killed", "reference"],
