@@ -138,7 +138,7 @@ pub fn run(ctx: &Context, args: MnistReconstructArgs) -> Result<Outcome> {
         threads: ctx.threads,
     };
     let report = run_shard(&study, Shard::WHOLE, &work, how, &|| bar.inc(1))?;
-    let results = study.results(&collect(&study, &read_folders(&[work.clone()])?)?)?;
+    let results = study.results(&collect(&study, &read_folders(std::slice::from_ref(&work))?)?)?;
     let wall = clock.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let summary = summarize(&results.rows);
