@@ -302,9 +302,13 @@ fn a_sweep_killed_at_random_points_resumes_to_the_uninterrupted_outputs() {
     assert_ok(&run(&dir, &sweep("reference", &[])));
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     let mut kills = 0;
+    // One thread (the reference ran with two) keeps each run's progress small, so that most
+    // runs are killed mid-way on a fast machine too.
+    let mut killed = sweep("killed", &["--resume"]);
+    killed[2] = "1";
     for _ in 0..4 * KILLS {
-        let mut child = spawn(&dir, &sweep("killed", &["--resume"]));
-        let delay = 10 + next(&mut state) % 250;
+        let mut child = spawn(&dir, &killed);
+        let delay = 10 + next(&mut state) % 200;
         std::thread::sleep(std::time::Duration::from_millis(delay));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL

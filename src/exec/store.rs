@@ -138,6 +138,9 @@ impl StoredRows {
     /// What is wrong with the files, listing trial ids (at most `shown` per list), or `None`
     /// when they are intact.
     pub fn damage(&self, shown: usize) -> Option<String> {
+        if self.is_intact() {
+            return None;
+        }
         let ids = |set: &BTreeSet<u64>| {
             let mut text: Vec<String> = set.iter().take(shown).map(ToString::to_string).collect();
             if set.len() > shown {
@@ -161,7 +164,7 @@ impl StoredRows {
         if !self.unreadable.is_empty() {
             parts.push(format!("lines naming no trial: {}", self.unreadable.join(", ")));
         }
-        (!parts.is_empty()).then(|| parts.join("; "))
+        Some(parts.join("; "))
     }
 }
 
