@@ -28,6 +28,19 @@ pub enum Error {
     /// Writing results failed.
     #[error("cannot write {path}: {source}")]
     Output { path: PathBuf, source: std::io::Error },
+    /// The output location cannot be used: it cannot be created, is not a folder, is not
+    /// writable, or its filesystem has no file locks.
+    #[error("cannot use {path} as an output location: {source}; {fix}")]
+    OutputLocation {
+        path: PathBuf,
+        source: std::io::Error,
+        fix: &'static str,
+    },
+    /// Another process holds the lock of an output folder.
+    #[error(
+        "{path} is being written by another dpr-audit process (pid {pid}, holding {lock}); wait for it to finish, or choose another --out"
+    )]
+    Busy { path: PathBuf, lock: PathBuf, pid: String },
     /// CSV serialisation failed.
     #[error("csv: {0}")]
     Csv(#[from] csv::Error),
@@ -62,6 +75,8 @@ impl Error {
                 | Error::Config { .. }
                 | Error::MissingInput { .. }
                 | Error::Trials { .. }
+                | Error::OutputLocation { .. }
+                | Error::Busy { .. }
         )
     }
 }

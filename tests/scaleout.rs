@@ -66,7 +66,7 @@ fn csv_files(dir: &Path) -> Vec<(String, String)> {
 }
 
 /// Unsharded (1 thread) vs `shards` shards (2 threads) merged: every CSV byte-identical, and
-/// the unsharded run leaves no shard folder behind.
+/// the unsharded run keeps its working folder in the output.
 fn assert_sharded_equals_whole(tag: &str, args: &[&str], shards: usize, expected_files: &[&str]) {
     let dir = scratch_dir("scaleout", tag);
     study(&dir, "whole", "1", args, &[]);
@@ -74,8 +74,8 @@ fn assert_sharded_equals_whole(tag: &str, args: &[&str], shards: usize, expected
     let names: Vec<&str> = whole.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, expected_files, "{tag}");
     assert!(
-        !dir.join("whole/shard-0-of-1").exists(),
-        "{tag}: working folder left behind"
+        dir.join("whole/shard-0-of-1/done.txt").exists(),
+        "{tag}: the finished output keeps its working folder (for --resume)"
     );
     for i in 0..shards {
         let shard = format!("{i}/{shards}");
@@ -119,18 +119,18 @@ fn rrcp_scaling_shards_merge_byte_identical() {
 /// had been killed before recording it; returns the id.
 fn forget_last_trial(shard: &Path) -> u64 {
     let done = read(&shard.join("done.txt"));
-    let mut ids: Vec<&str> = done.lines().collect();
-    let last = ids.pop().unwrap().parse().unwrap();
-    let kept: String = ids.iter().map(|id| format!("{id}\n")).collect();
+    let mut lines: Vec<&str> = done.lines().collect();
+    let last = lines.pop().unwrap().split(' ').next().unwrap().parse().unwrap();
+    let kept: String = lines.iter().map(|line| format!("{line}\n")).collect();
     std::fs::write(shard.join("done.txt"), kept).unwrap();
     last
 }
 
-/// The trial ids in a shard's `done.txt`, sorted.
+/// The trial ids in a shard's `done.txt` (the first field of each line), sorted.
 fn done_ids(shard: &Path) -> Vec<u64> {
     let mut ids: Vec<u64> = read(&shard.join("done.txt"))
         .lines()
-        .map(|l| l.parse().unwrap())
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
         .collect();
     ids.sort_unstable();
     ids

@@ -258,7 +258,11 @@ fn a_killed_sweep_resumes_with_every_trial_exactly_once() {
     assert!(done < 192, "all {done} trials finished before the kill");
     // Simulate a kill in the middle of a write: the rows of a trial whose id never reached
     // done.txt, then a torn line.
-    let finished: Vec<u64> = done_text.lines().take(done).map(|l| l.parse().unwrap()).collect();
+    let finished: Vec<u64> = done_text
+        .lines()
+        .take(done)
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect();
     let unfinished: Vec<u64> = (0..192).filter(|id| !finished.contains(id)).take(2).collect();
     let last_row = read(&work.join("rows.csv")).lines().last().unwrap().to_string();
     let (_, rest) = last_row.split_once(',').unwrap();
@@ -314,7 +318,11 @@ fn a_killed_sweep_resumes_with_every_trial_exactly_once() {
     assert!(report.contains(&format!("{done} found done")), "{report}");
     assert_eq!(trial_ids(&dir.join("killed")), (0..192).collect::<Vec<u64>>());
     assert_same_csv(&dir.join("reference"), &dir.join("killed"));
-    assert!(!work.exists(), "the working folder is replaced by the final outputs");
+    assert_eq!(
+        read(&work.join("done.txt")).lines().count(),
+        192,
+        "the final outputs keep the working folder, every trial listed once"
+    );
 }
 
 #[test]

@@ -16,7 +16,6 @@ use super::inputs::{at_least, network};
 use crate::conditions::audit::{Check, Hypothesis, Kind, Scaling, Status, audit_observed};
 use crate::conditions::wdc::{Domain, WdcSearch};
 use crate::error::Result;
-use crate::report::output::OutputDir;
 use crate::report::progress::bar;
 use crate::report::widths_label;
 
@@ -76,7 +75,7 @@ pub fn run(ctx: &Context, args: AuditArgs) -> Result<Outcome> {
         refine_starts: args.refine_starts,
         refine_steps: args.refine_steps,
     };
-    let out = OutputDir::create(&ctx.out_dir("audit"))?;
+    let out = ctx.create_out(&ctx.out_dir("audit"))?;
     let progress = bar(2 * net.depth() as u64, "audit ε", ctx.quiet);
     let report = audit_observed(&net, &search, ctx.seed, |step| progress.set_position(step.done as u64));
     progress.finish_and_clear();

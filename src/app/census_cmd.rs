@@ -13,7 +13,6 @@ use super::inputs::{at_least, latent_code, network, positive};
 use super::solve_cmd::{loop_settings, method_params};
 use crate::error::{Error, Result};
 use crate::landscape::census::{Census, CensusSettings, Cluster, census};
-use crate::report::output::OutputDir;
 use crate::report::{cell_list, widths_label};
 use crate::rng::{Stream, stream};
 use crate::solvers::Method;
@@ -116,7 +115,7 @@ pub fn run(ctx: &Context, args: CensusArgs) -> Result<Outcome> {
 
     let widths = widths_label(&inst.problem.net.widths());
     let (run_rows, cluster_rows) = rows(ctx.seed, &widths, &args, &result);
-    let out = OutputDir::create(&ctx.out_dir("landscape-census"))?;
+    let out = ctx.create_out(&ctx.out_dir("landscape-census"))?;
     out.write_csv("census_runs.csv", &run_rows)?;
     out.write_csv("census_clusters.csv", &cluster_rows)?;
     let dir = ctx.finish(out, "landscape census", &args)?;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::cli::GlobalArgs;
 use crate::error::{Error, Result};
 use crate::report::manifest::{Manifest, utc_now};
-use crate::report::output::OutputDir;
+use crate::report::output::{MANIFEST, OutputDir, check_location, resolve};
 
 /// Global options, validated, plus the start time of the run.
 #[derive(Clone, Debug)]
@@ -24,6 +24,9 @@ pub struct Context {
     pub json: bool,
     /// The command line as given.
     pub command_line: Vec<String>,
+    /// The paths on the command line that exist (input files and folders, except `--out`'s):
+    /// an output folder holding one of them is never replaced.
+    pub inputs: Vec<PathBuf>,
     /// When the run started (UTC).
     pub started_utc: String,
 }
@@ -49,12 +52,16 @@ impl Context {
         };
         // The global pool can be built once per process; later calls (tests) keep the first.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+        if let Some(out) = &global.out {
+            check_location(out)?;
+        }
         Ok(Self {
             seed: global.seed,
             threads,
             out: global.out.clone(),
             quiet: global.quiet,
             json: global.json,
+            inputs: existing_paths(&command_line),
             command_line,
             started_utc: utc_now(),
         })
@@ -67,10 +74,26 @@ impl Context {
             .unwrap_or_else(|| Path::new("reports").join(default_name))
     }
 
+    /// The staging folder of output folder `target`, with its lock (see [`OutputDir::create`]).
+    /// The paths on the command line inside `target` count as inputs; one naming `target`
+    /// itself does not (it may be a word such as a subcommand's name that an earlier output
+    /// was named after), so a command reading a folder checks it with
+    /// [`check_inputs`](crate::report::output::check_inputs).
+    pub fn create_out(&self, target: &Path) -> Result<OutputDir> {
+        let target_resolved = resolve(target);
+        let inputs: Vec<PathBuf> = self
+            .inputs
+            .iter()
+            .filter(|input| resolve(input) != target_resolved)
+            .cloned()
+            .collect();
+        OutputDir::create(target, &inputs)
+    }
+
     /// Writes `manifest.json` (listing every file in the staging folder) and commits.
     pub fn finish(&self, out: OutputDir, command: &str, parameters: &impl Serialize) -> Result<PathBuf> {
         let mut files = list_files(&out.file(""), Path::new(""))?;
-        files.push("manifest.json".into());
+        files.push(MANIFEST.into());
         files.sort();
         let manifest = Manifest {
             tool: "dpr-audit",
@@ -84,9 +107,29 @@ impl Context {
             started_utc: self.started_utc.clone(),
             finished_utc: utc_now(),
         };
-        out.write_json("manifest.json", &manifest)?;
+        out.write_json(MANIFEST, &manifest)?;
         out.commit()
     }
+}
+
+/// The arguments of `command_line` (after the program name; values of `--flag=value` too)
+/// that name an existing file or folder, except the value of `--out`.
+fn existing_paths(command_line: &[String]) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    let mut after_out = false;
+    for arg in command_line.iter().skip(1) {
+        if std::mem::replace(&mut after_out, arg == "--out") || arg.starts_with("--out=") {
+            continue;
+        }
+        let value = arg
+            .split_once('=')
+            .filter(|_| arg.starts_with("--"))
+            .map_or(arg.as_str(), |(_, v)| v);
+        if !value.is_empty() && std::fs::symlink_metadata(value).is_ok() {
+            paths.push(PathBuf::from(value));
+        }
+    }
+    paths
 }
 
 fn list_files(dir: &Path, prefix: &Path) -> Result<Vec<String>> {

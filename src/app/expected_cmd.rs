@@ -9,7 +9,6 @@ use super::inputs::{at_least, latent_code, positive};
 use crate::core::expected::{expected_gradient, expected_objective, rho_cs, rho_pr, theta_check};
 use crate::core::vector::{norm, scale};
 use crate::error::Result;
-use crate::report::output::OutputDir;
 use crate::report::plot::{Marker, heatmap};
 
 /// Runs `expected rho` or `expected landscape`.
@@ -48,7 +47,7 @@ pub fn rho_table(d_max: usize) -> Vec<RhoRow> {
 fn rho(ctx: &Context, args: RhoArgs) -> Result<Outcome> {
     at_least("--d-max", args.d_max, 1, "give a depth of at least 1, e.g. --d-max 10")?;
     let rows = rho_table(args.d_max);
-    let out = OutputDir::create(&ctx.out_dir("expected-rho"))?;
+    let out = ctx.create_out(&ctx.out_dir("expected-rho"))?;
     out.write_csv("rho.csv", &rows)?;
     let dir = ctx.finish(out, "expected rho", &args)?;
     let mut human = format!(
@@ -140,7 +139,7 @@ fn landscape(ctx: &Context, args: ExpectedLandscapeArgs) -> Result<Outcome> {
             y: 0.0,
         },
     ];
-    let out = OutputDir::create(&ctx.out_dir("expected-landscape"))?;
+    let out = ctx.create_out(&ctx.out_dir("expected-landscape"))?;
     out.write_csv("landscape.csv", &rows)?;
     let values: Vec<f64> = rows.iter().map(|r| r.f_expected).collect();
     let title = format!("Expected objective F, d = {d}, x0 = ({}, {})", x0[0], x0[1]);

@@ -609,7 +609,7 @@ fn run_probe(ctx: &Context, args: LandscapeProbeArgs) -> Result<Outcome> {
         .collect();
     let exception_rows: Vec<&ProbeRow> = exceptions.iter().map(|(_, r)| r).collect();
 
-    let out = OutputDir::create(&ctx.out_dir("landscape"))?;
+    let out = ctx.create_out(&ctx.out_dir("landscape"))?;
     out.write_csv("probes.csv", &rows)?;
     write_csv_or_header(&out, "counterexamples.csv", &exception_rows, &&rows[0])?;
     let summary_rows: Vec<SummaryRow> = ev.summaries.iter().map(|s| summary_row(inst, balls, s)).collect();

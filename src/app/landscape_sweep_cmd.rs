@@ -7,8 +7,6 @@
 //! exponent of the empirical radius against the WDC ε lower bound, beside the theorem's 1/4),
 //! and the radius and gap figures.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use super::cli::LandscapeSweepArgs;
@@ -178,18 +176,17 @@ fn figures(out: &OutputDir, sizes: &[SizeRow]) -> Result<()> {
     )
 }
 
-/// Reads the rows back from `folders` and writes the final outputs into `out`.
+/// Reads the rows back from `folders`, writes the final outputs into `staging` and commits it.
 pub fn finalize(
     ctx: &Context,
     study: &LandscapeSweep,
     folders: &[ShardFolder],
-    out: &Path,
+    staging: OutputDir,
     command: &str,
 ) -> Result<Outcome> {
     let rows = collect(study, folders)?;
     let sizes = size_rows(&study.plan, &rows);
     let fit_rows = fits(&rows);
-    let staging = OutputDir::create(out)?;
     write_rows(&staging, "landscape_sweep.csv", &rows)?;
     staging.write_csv("landscape_sweep_sizes.csv", &sizes)?;
     if !fit_rows.is_empty() {
@@ -310,6 +307,6 @@ pub fn run(ctx: &Context, args: LandscapeSweepArgs) -> Result<Outcome> {
     let out = ctx.out_dir("landscape-sweep");
     match run_trials(ctx, &study, &args.scale_out, &out, "landscape sweep")? {
         Ran::Shard(outcome) => Ok(outcome),
-        Ran::Whole { folders, .. } => finalize(ctx, &study, &folders, &out, "landscape sweep"),
+        Ran::Whole { staging, folders, .. } => finalize(ctx, &study, &folders, staging, "landscape sweep"),
     }
 }

@@ -3,45 +3,27 @@
 //! (missing or duplicated trials are listed, exit code 2). The study is rebuilt from the
 //! configuration recorded in the shard manifests; the kind recorded there picks the finaliser.
 
-use std::path::Path;
-
 use super::cli::MergeArgs;
 use super::context::{Context, Outcome};
 use super::sweep_cmd::{finalize, summary};
 use crate::error::{Error, Result};
-use crate::exec::merge::{ShardFolder, read_folders};
+use crate::exec::merge::read_folders;
 use crate::exec::store::MANIFEST_FILE;
+use crate::report::output::check_inputs;
 use crate::sweep::SweepStudy;
-
-/// Refuses an output folder that is, or contains, one of the shard folders (committing it
-/// would delete them).
-fn check_out(out: &Path, folders: &[ShardFolder]) -> Result<()> {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let out_abs = absolute(out);
-    if let Some(f) = folders.iter().find(|f| absolute(&f.dir).starts_with(&out_abs)) {
-        return Err(Error::param(
-            "--out",
-            out.display(),
-            format!(
-                "it holds the shard folder {}, which writing the merged outputs would delete; choose a folder outside the shards, e.g. --out {}-merged",
-                f.dir.display(),
-                out.display()
-            ),
-        ));
-    }
-    Ok(())
-}
 
 /// Runs `dpr-audit merge`.
 pub fn run(ctx: &Context, args: MergeArgs) -> Result<Outcome> {
+    // The output folder first: it must neither be nor hold a shard folder it reads.
+    let out = ctx.out_dir("merge");
+    let staging = ctx.create_out(&out)?;
+    check_inputs(&out, &args.dirs)?;
     let folders = read_folders(&args.dirs)?;
     let first = &folders[0];
-    let out = ctx.out_dir("merge");
-    check_out(&out, &folders)?;
     match first.manifest.kind.as_str() {
         "sweep" => {
             let study = SweepStudy::from_recorded(&first.manifest.config, &first.dir.join(MANIFEST_FILE))?;
-            let done = finalize(ctx, &study, &folders, &out, "merge", (None, false))?;
+            let done = finalize(ctx, &study, &folders, staging, "merge", (None, false))?;
             let header = format!(
                 "merge: {} shard folders, {} trials, each exactly once (config hash {}) → {}\n",
                 folders.len(),
@@ -52,15 +34,15 @@ pub fn run(ctx: &Context, args: MergeArgs) -> Result<Outcome> {
             let extra = serde_json::json!({"command": "merge", "shards": folders.len()});
             Ok(summary(&done, header, extra))
         }
-        "wdc-scaling" => super::wdc_cmd::merge(ctx, &folders, &out),
-        "rrcp" => super::rrcp_cmd::merge(ctx, &folders, &out),
+        "wdc-scaling" => super::wdc_cmd::merge(ctx, &folders, staging),
+        "rrcp" => super::rrcp_cmd::merge(ctx, &folders, staging),
         "landscape-sweep" => {
             let plan = serde_json::from_value(first.manifest.config.clone()).map_err(|e| Error::Trials {
                 path: first.dir.join(MANIFEST_FILE),
                 reason: format!("its landscape-sweep configuration does not fit this version ({e})"),
             })?;
             let study = crate::landscape::sweep::LandscapeSweep { plan };
-            super::landscape_sweep_cmd::finalize(ctx, &study, &folders, &out, "merge")
+            super::landscape_sweep_cmd::finalize(ctx, &study, &folders, staging, "merge")
         }
         other => Err(Error::Trials {
             path: first.dir.clone(),

@@ -14,7 +14,6 @@ use crate::conditions::wdc::{Domain, WdcSearch};
 use crate::error::Result;
 use crate::experiments::decoder_audit::{self, Settings, Subject, markdown, random_like, rows};
 use crate::experiments::decoders;
-use crate::report::output::OutputDir;
 use crate::report::progress;
 
 #[derive(Serialize)]
@@ -54,7 +53,7 @@ pub fn run(ctx: &Context, args: MnistAuditArgs) -> Result<Outcome> {
     let audited = decoder_audit::run(&subjects, &settings, ctx.seed, &|| bar.inc(1))?;
     bar.finish_and_clear();
     let table = markdown(&audited, &settings);
-    let out = OutputDir::create(&ctx.out_dir("mnist-audit"))?;
+    let out = ctx.create_out(&ctx.out_dir("mnist-audit"))?;
     out.write_csv("decoder_audit.csv", &rows(&audited, &settings, ctx.seed))?;
     let page = format!(
         "# Trained decoders against Theorem II.1\n\nMaster seed {}; WDC: {} sampled pairs per layer + {} refined × {} steps, over all nonzero inputs; RRCP: A with m = {} rows, N(0, 1/m), {} tuples per mode (random, subspace) + {} refined × {} steps. Every ε is a lower bound (a sampled supremum): it can refute a claimed ε, never certify one. The decoders are outside the theorem wherever a hypothesis fails; their ε are computed on the weight matrices with ReLU masks (see `dpr-audit audit`).\n\n{table}",

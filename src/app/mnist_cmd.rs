@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::images::mnist::{self, Digits, Split};
 use crate::images::train::{self, AdamParams, EpochRecord, Images, TrainOptions};
 use crate::images::vae::DecoderKind;
-use crate::report::output::{OutputDir, write_atomic};
+use crate::report::output::write_atomic;
 use crate::report::progress;
 use crate::report::widths_label;
 
@@ -259,7 +259,7 @@ fn train_decoders(ctx: &Context, args: MnistTrainArgs) -> Result<Outcome> {
         });
     }
     bar.finish_and_clear();
-    let out = OutputDir::create(&ctx.out_dir("mnist-train"))?;
+    let out = ctx.create_out(&ctx.out_dir("mnist-train"))?;
     let curves: Vec<CurveRow> = trained
         .iter()
         .flat_map(|t| t.records.iter().map(|r| curve_row(t, r, &args, ctx.seed)))

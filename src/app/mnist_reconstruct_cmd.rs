@@ -30,7 +30,6 @@ use crate::experiments::reconstruct::{
     self, Algorithm, Decoder, Protocol, ReconstructStudy, SummaryRow, curve_label, sparsity_grid, summarize,
 };
 use crate::images::mnist::{self, Digits, Split};
-use crate::report::output::OutputDir;
 use crate::report::progress;
 use crate::solvers::Selection;
 
@@ -126,10 +125,12 @@ pub fn run(ctx: &Context, args: MnistReconstructArgs) -> Result<Outcome> {
         Vec::new()
     };
     let study = ReconstructStudy::new(&digits, &decoders, &protocol, ctx.seed)?;
+    // The lock of OUT is held from here on; each finished cell is appended to
+    // OUT/shard-0-of-1 at once; the final outputs (which keep that folder) replace OUT.
+    let out_path = ctx.out_dir("mnist-reconstruct");
+    let out = ctx.create_out(&out_path)?;
     let bar = progress::bar(study.len(), "reconstruct", ctx.quiet);
     let clock = Instant::now();
-    // Each finished cell is appended to OUT/shard-0-of-1 at once; the final outputs replace OUT.
-    let out_path = ctx.out_dir("mnist-reconstruct");
     let work = out_path.join(Shard::WHOLE.folder_name());
     let how = Invocation {
         resume: args.resume,
@@ -137,11 +138,11 @@ pub fn run(ctx: &Context, args: MnistReconstructArgs) -> Result<Outcome> {
         threads: ctx.threads,
     };
     let report = run_shard(&study, Shard::WHOLE, &work, how, &|| bar.inc(1))?;
-    let results = study.results(&collect(&study, &read_folders(&[work])?)?)?;
+    let results = study.results(&collect(&study, &read_folders(std::slice::from_ref(&work))?)?)?;
     let wall = clock.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let summary = summarize(&results.rows);
-    let out = OutputDir::create(&out_path)?;
+    out.adopt(&work, &Shard::WHOLE.folder_name())?;
     write_reconstruction(&out, "", &results, &summary, &args.figure_m)?;
     out.write_csv("timing.csv", &results.timing)?;
     let images: Vec<usize> = (0..digits.len()).map(|i| digits.source_index(i)).collect();

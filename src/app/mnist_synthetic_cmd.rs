@@ -13,7 +13,6 @@ use super::context::{Context, Outcome};
 use crate::error::Result;
 use crate::exec::store::write_rows;
 use crate::experiments::synthetic::{self, Protocol, RateRow, curve_label, work_units};
-use crate::report::output::OutputDir;
 use crate::report::plot::{SpreadSeries, line_plot_with_spread};
 use crate::report::progress;
 
@@ -72,7 +71,7 @@ pub fn run(ctx: &Context, args: MnistSyntheticArgs) -> Result<Outcome> {
     let bar = progress::bar(work_units(&p), "synthetic", ctx.quiet);
     let results = synthetic::run(&p, ctx.seed, &|| bar.inc(1))?;
     bar.finish_and_clear();
-    let out = OutputDir::create(&ctx.out_dir("mnist-synthetic"))?;
+    let out = ctx.create_out(&ctx.out_dir("mnist-synthetic"))?;
     out.write_csv("synthetic.csv", &results.rates)?;
     if !results.sparse_trials.is_empty() {
         out.write_csv("synthetic_trials.csv", &results.sparse_trials)?;

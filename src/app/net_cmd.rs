@@ -10,7 +10,6 @@ use super::inputs::network;
 use crate::core::network::Network;
 use crate::core::weights;
 use crate::error::Result;
-use crate::report::output::OutputDir;
 use crate::report::widths_label;
 
 /// One row of `layers.csv`: a layer's shape and weight statistics.
@@ -75,7 +74,7 @@ pub fn layer_rows(net: &Network, source: &str, weight_scale: &str, seed: u64) ->
 pub fn run(ctx: &Context, args: NetArgs) -> Result<Outcome> {
     let (net, origin) = network(&args.source, ctx.seed, "net", 0)?;
     let rows = layer_rows(&net, &origin.source, &origin.weight_scale, ctx.seed);
-    let out = OutputDir::create(&ctx.out_dir("net"))?;
+    let out = ctx.create_out(&ctx.out_dir("net"))?;
     out.write_csv("layers.csv", &rows)?;
     if let Some(path) = &args.save {
         let meta = BTreeMap::from([

@@ -457,16 +457,16 @@ pub fn run(ctx: &Context, args: RrcpArgs) -> Result<Outcome> {
     let out = ctx.out_dir("rrcp");
     match run_trials(ctx, &study, &args.scale_out, &out, "rrcp")? {
         Ran::Shard(outcome) => Ok(outcome),
-        Ran::Whole { folders, .. } => finalize(ctx, &study, &folders, &out, ("rrcp", &args)),
+        Ran::Whole { staging, folders, .. } => finalize(ctx, &study, &folders, staging, ("rrcp", &args)),
     }
 }
 
 /// `dpr-audit merge` of rrcp shards: the outputs of the unsharded run.
-pub fn merge(ctx: &Context, folders: &[ShardFolder], out: &Path) -> Result<Outcome> {
+pub fn merge(ctx: &Context, folders: &[ShardFolder], staging: OutputDir) -> Result<Outcome> {
     let first = &folders[0];
     let study = RrcpStudy::from_recorded(&first.manifest.config, &first.dir.join(MANIFEST_FILE))?;
     let recorded = serde_json::json!({"merged_from": sources(folders), "config": study.config()});
-    finalize(ctx, &study, folders, out, ("merge", &recorded))
+    finalize(ctx, &study, folders, staging, ("merge", &recorded))
 }
 
 /// Writes the final outputs from the rows in `folders` (every trial exactly once) into `out`;
@@ -475,7 +475,7 @@ fn finalize(
     ctx: &Context,
     study: &RrcpStudy,
     folders: &[ShardFolder],
-    out: &Path,
+    out: OutputDir,
     (command, params): (&str, &impl Serialize),
 ) -> Result<Outcome> {
     let c = &study.config;
@@ -544,7 +544,6 @@ fn finalize(
         })
         .collect();
 
-    let out = OutputDir::create(out)?;
     out.write_csv("rrcp.csv", &rows)?;
     out.write_csv("rrcp_trace.csv", &trace)?;
     if scaling_study {

@@ -3,6 +3,10 @@
 //! into `OUT/shard-i-of-N/`), resumable with `--resume`, then hand the folders to the
 //! command's finaliser, which `dpr-audit merge` calls too, so both paths write byte-identical
 //! CSV files (see [`crate::exec`]).
+//!
+//! An unsharded run takes the lock of `OUT` and checks that it may replace it before the
+//! first trial (so a second run on `OUT` is refused at once); its final outputs keep the
+//! working folder `shard-0-of-1/`, so `--resume` on a finished output runs nothing again.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,6 +18,7 @@ use crate::exec::Study;
 use crate::exec::merge::{ShardFolder, read_folders};
 use crate::exec::run::{Invocation, ShardReport, run_shard};
 use crate::exec::shard::Shard;
+use crate::report::output::OutputDir;
 use crate::report::progress;
 
 /// What running a study's trials left to do.
@@ -22,6 +27,8 @@ pub enum Ran {
     Shard(Outcome),
     /// Every trial ran (or was found done): the folder to finalise from.
     Whole {
+        /// The staging folder of `OUT`, holding the working folder `shard-0-of-1/` already.
+        staging: OutputDir,
         /// The one shard folder, `OUT/shard-0-of-1`.
         folders: Vec<ShardFolder>,
         /// What the run did.
@@ -49,7 +56,9 @@ pub fn check_no_foreign_shards(out: &Path) -> Result<()> {
         return Ok(());
     };
     let mut shards: Vec<String> = entries
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|name| name.starts_with("shard-") && *name != Shard::WHOLE.folder_name())
         .collect();
     if shards.is_empty() {
@@ -71,9 +80,14 @@ pub fn check_no_foreign_shards(out: &Path) -> Result<()> {
 /// with a progress bar per trial; `command` names the subcommand in messages.
 pub fn run_trials<S: Study>(ctx: &Context, study: &S, args: &ScaleOutArgs, out: &Path, command: &str) -> Result<Ran> {
     let shard = Shard::resolve(args.shard.as_deref())?;
-    if shard.is_none() {
-        check_no_foreign_shards(out)?;
-    }
+    let staging = match shard {
+        None => {
+            let staging = ctx.create_out(out)?;
+            check_no_foreign_shards(out)?;
+            Some(staging)
+        }
+        Some(_) => None,
+    };
     let running = shard.unwrap_or(Shard::WHOLE);
     let how = Invocation {
         resume: args.resume,
@@ -86,10 +100,12 @@ pub fn run_trials<S: Study>(ctx: &Context, study: &S, args: &ScaleOutArgs, out: 
     let report = run_shard(study, running, &work, how, &|| bar.inc(1))?;
     bar.finish_and_clear();
     let seconds = clock.elapsed().as_secs_f64();
-    if shard.is_some() {
+    let Some(staging) = staging else {
         return Ok(Ran::Shard(shard_outcome(command, &report, &work, out, seconds)));
-    }
+    };
+    staging.adopt(&work, &running.folder_name())?;
     Ok(Ran::Whole {
+        staging,
         folders: read_folders(&[work])?,
         report,
         seconds,
@@ -100,12 +116,13 @@ pub fn run_trials<S: Study>(ctx: &Context, study: &S, args: &ScaleOutArgs, out: 
 /// when every shard is done.
 pub fn shard_outcome(command: &str, report: &ShardReport, dir: &Path, out: &Path, seconds: f64) -> Outcome {
     let human = format!(
-        "{command} shard {}: {} trials ({} run now, {} found done) in {seconds:.1} s → {}\n  when every shard is done: dpr-audit --out <merged folder> merge {}\n",
+        "{command} shard {}: {} trials ({} run now, {} found done) in {seconds:.1} s → {}\n{}  when every shard is done: dpr-audit --out <merged folder> merge {}\n",
         report.shard.label(),
         report.trials,
         report.ran,
         report.reused,
         dir.display(),
+        repair_note(report),
         out.display()
     );
     let json = serde_json::json!({
@@ -119,6 +136,18 @@ pub fn shard_outcome(command: &str, report: &ShardReport, dir: &Path, out: &Path
         json,
         exit_code: 0,
     }
+}
+
+/// A line saying which damaged trial records a resumed run dropped and ran again (empty if none).
+pub fn repair_note(report: &ShardReport) -> String {
+    if report.repaired.is_empty() {
+        return String::new();
+    }
+    let ids: Vec<String> = report.repaired.iter().map(ToString::to_string).collect();
+    format!(
+        "  repaired: the records of trials {} were damaged (torn, missing, duplicated or altered rows); dropped and run again\n",
+        ids.join(", ")
+    )
 }
 
 /// The shard folders a merged output came from (for its manifest).

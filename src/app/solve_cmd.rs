@@ -17,7 +17,6 @@ use crate::core::measure::MeasurementScale;
 use crate::core::network::Network;
 use crate::core::vector::relative_error_up_to_sign;
 use crate::error::{Error, Result};
-use crate::report::output::OutputDir;
 use crate::report::widths_label;
 use crate::solvers::instance::{self, InstanceKey};
 use crate::solvers::{Chosen, Method, MethodParams, Run, Settings, check_step, choose, run_origin, solve};
@@ -208,7 +207,7 @@ pub fn run(ctx: &Context, args: SolveArgs) -> Result<Outcome> {
         .map(|c| solution_row(ctx.seed, &widths, &args, c, &runs[c.run]))
         .collect();
 
-    let out = OutputDir::create(&ctx.out_dir("solve"))?;
+    let out = ctx.create_out(&ctx.out_dir("solve"))?;
     out.write_csv("runs.csv", &run_rows)?;
     out.write_csv("solve.csv", &solution_rows)?;
     if args.trace {

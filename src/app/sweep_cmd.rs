@@ -7,8 +7,8 @@
 //!   `OUT/shard-i-of-N/`; `dpr-audit merge OUT` (or the shard folders) writes the final outputs.
 //!
 //! Both paths produce the final outputs with [`finalize`] from rows read back from the shard
-//! folders, so their CSV files are byte-identical. (Once an unsharded run has finished, its
-//! working folder is gone: `--resume` on it runs the sweep again from scratch.)
+//! folders, so their CSV files are byte-identical. (A finished unsharded run keeps its working
+//! folder in `OUT`: `--resume` on it runs no trial again.)
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::cli::SweepArgs;
 use super::context::{Context, Outcome};
-use super::scaleout::{Ran, run_trials};
+use super::scaleout::{Ran, repair_note, run_trials};
 use crate::error::Result;
 use crate::exec::merge::{ShardFolder, collect};
 use crate::exec::{Study, config_hash};
@@ -49,19 +49,18 @@ pub struct Finished {
 }
 
 /// Reads the rows of `study` back from `folders` (every trial exactly once), analyses them and
-/// writes the final outputs into `out`, replacing it. `command` is `sweep` (then `config_file`
+/// writes the final outputs into `staging`, then commits it. `command` is `sweep` (then `config_file`
 /// and `resume` describe the run) or `merge` (then the manifest lists the folders).
 pub fn finalize(
     ctx: &Context,
     study: &SweepStudy,
     folders: &[ShardFolder],
-    out: &Path,
+    staging: OutputDir,
     command: &str,
     (config_file, resume): (Option<&Path>, bool),
 ) -> Result<Finished> {
     let rows = collect(study, folders)?;
     let analysis = analyse(&rows, study.trials());
-    let staging = OutputDir::create(out)?;
     let written = write_outputs(&staging, Path::new(""), study, &rows, &analysis)?;
     let config = study.config();
     let recorded = Recorded {
@@ -159,24 +158,25 @@ pub fn run(ctx: &Context, args: SweepArgs) -> Result<Outcome> {
     let grid = load(&args.config)?;
     let study = SweepStudy::new(grid, ctx.seed);
     let out = ctx.out_dir(&default_out_name(&args.config));
-    let (folders, report, seconds) = match run_trials(ctx, &study, &args.scale_out, &out, "sweep")? {
+    let (staging, folders, report, seconds) = match run_trials(ctx, &study, &args.scale_out, &out, "sweep")? {
         Ran::Shard(outcome) => return Ok(outcome),
         Ran::Whole {
+            staging,
             folders,
             report,
             seconds,
-        } => (folders, report, seconds),
+        } => (staging, folders, report, seconds),
     };
     let done = finalize(
         ctx,
         &study,
         &folders,
-        &out,
+        staging,
         "sweep",
         (Some(&args.config), args.scale_out.resume),
     )?;
     let header = format!(
-        "sweep {}: {} trials ({} settings × {}; {} run now, {} found done) in {seconds:.1} s ({:.1} trials/s, {} threads) → {}\n",
+        "sweep {}: {} trials ({} settings × {}; {} run now, {} found done) in {seconds:.1} s ({:.1} trials/s, {} threads) → {}\n{}",
         args.config.display(),
         study.len(),
         study.grid.settings.len(),
@@ -185,8 +185,9 @@ pub fn run(ctx: &Context, args: SweepArgs) -> Result<Outcome> {
         report.reused,
         report.ran as f64 / seconds,
         ctx.threads,
-        done.dir.display()
+        done.dir.display(),
+        repair_note(&report)
     );
-    let extra = serde_json::json!({"command": "sweep", "ran": report.ran, "reused": report.reused, "seconds": seconds, "threads": ctx.threads});
+    let extra = serde_json::json!({"command": "sweep", "ran": report.ran, "reused": report.reused, "repaired": report.repaired, "seconds": seconds, "threads": ctx.threads});
     Ok(summary(&done, header, extra))
 }

@@ -9,7 +9,6 @@ use super::cli::VerifyArgs;
 use super::context::{Context, Outcome};
 use crate::claims::{self, ClaimDir, ClaimReport, SPECS, Spec, Verdict};
 use crate::error::{Error, Result};
-use crate::report::output::OutputDir;
 use crate::report::progress;
 
 /// One row of `summary.csv`.
@@ -71,7 +70,7 @@ fn summary_markdown(reports: &[ClaimReport], protocol: &str, seed: u64) -> Strin
 pub fn run(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
     let specs = selected_specs(args.only.as_deref())?;
     let protocol = if args.full { "full" } else { "quick" };
-    let out = OutputDir::create(&ctx.out_dir("verify"))?;
+    let out = ctx.create_out(&ctx.out_dir("verify"))?;
     let bar = progress::bar(specs.len() as u64, "verify", ctx.quiet);
     let mut reports = Vec::with_capacity(specs.len());
     let mut timings = Vec::with_capacity(specs.len());

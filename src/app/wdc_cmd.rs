@@ -1,8 +1,6 @@
 //! `dpr-audit wdc`: the WDC constant of every layer of a network (sampled lower bound, and a
 //! certified interval for layers with two inputs), or a scaling study over `--k × --n`.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use super::cli::WdcArgs;
@@ -206,7 +204,7 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
             })
         })
         .collect();
-    let out = OutputDir::create(&ctx.out_dir("wdc"))?;
+    let out = ctx.create_out(&ctx.out_dir("wdc"))?;
     out.write_csv("wdc.csv", &rows)?;
     out.write_csv("wdc_trace.csv", &trace)?;
     let dir = ctx.finish(out, "wdc", &args)?;
@@ -355,16 +353,16 @@ fn scaling(ctx: &Context, args: &WdcArgs, ks: &[usize], ns: &[usize]) -> Result<
     let out = ctx.out_dir("wdc");
     match run_trials(ctx, &study, &args.scale_out, &out, "wdc scaling")? {
         Ran::Shard(outcome) => Ok(outcome),
-        Ran::Whole { folders, .. } => finalize(ctx, &study, &folders, &out, ("wdc", args)),
+        Ran::Whole { staging, folders, .. } => finalize(ctx, &study, &folders, staging, ("wdc", args)),
     }
 }
 
 /// `dpr-audit merge` of WDC scaling shards: the outputs of the unsharded run.
-pub fn merge(ctx: &Context, folders: &[ShardFolder], out: &Path) -> Result<Outcome> {
+pub fn merge(ctx: &Context, folders: &[ShardFolder], staging: OutputDir) -> Result<Outcome> {
     let first = &folders[0];
     let study = ScalingStudy::from_recorded(&first.manifest.config, &first.dir.join(MANIFEST_FILE))?;
     let recorded = serde_json::json!({"merged_from": sources(folders), "config": study.config()});
-    finalize(ctx, &study, folders, out, ("merge", &recorded))
+    finalize(ctx, &study, folders, staging, ("merge", &recorded))
 }
 
 /// Writes the final outputs of a scaling study from the rows in `folders` (every trial exactly
@@ -373,13 +371,12 @@ fn finalize(
     ctx: &Context,
     study: &ScalingStudy,
     folders: &[ShardFolder],
-    out: &Path,
+    out: OutputDir,
     (command, params): (&str, &impl Serialize),
 ) -> Result<Outcome> {
     let rows: Vec<ScalingRow> = collect(study, folders)?.into_iter().map(|(_, row)| row).collect();
     let summary = summarize(&rows);
     let fits = fit_widths(&summary);
-    let out = OutputDir::create(out)?;
     out.write_csv("wdc_scaling.csv", &rows)?;
     out.write_csv("wdc_scaling_summary.csv", &summary)?;
     let series: Vec<Series> = fits

@@ -59,14 +59,24 @@ pub fn expand(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Reads the shard folders `dirs` name (see [`expand`]) and checks that they belong to one
-/// study: same kind, same configuration hash.
+/// Reads the shard folders `dirs` name (see [`expand`]) and checks that each holds only intact
+/// records (see [`super::store`]; otherwise the damaged trials are listed and the fix is
+/// `--resume` on that shard) and that they belong to one study: same kind, same configuration
+/// hash.
 pub fn read_folders(dirs: &[PathBuf]) -> Result<Vec<ShardFolder>> {
     let folders = expand(dirs)?
         .into_iter()
         .map(|dir| {
             let manifest = ShardManifest::read(&dir)?;
             let rows = read_rows(&dir)?;
+            if let Some(damage) = rows.damage(20) {
+                return Err(refuse(
+                    &dir,
+                    format!(
+                        "{damage}; rerun this shard with --resume to repair it (the damaged trials run again), then merge"
+                    ),
+                ));
+            }
             if let Some(id) = rows
                 .done
                 .iter()

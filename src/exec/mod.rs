@@ -11,16 +11,18 @@
 //! | piece | what it does |
 //! |---|---|
 //! | [`shard::Shard`] | `--shard i/N` (or the Slurm array defaults): trial `id` belongs to shard `id mod N` |
-//! | [`store`] | a shard's folder: `rows.csv` (a `trial_id` column, then the study's row) and `done.txt` (one completed id per line), appended and flushed per trial; `shard.json` (kind, config and its SHA-256, the shard, its trial ids) |
-//! | [`run::run_shard`] | runs the shard's missing trials in parallel (rayon), resuming when asked |
+//! | [`store`] | a shard's folder: `rows.csv` (a `trial_id` column, then the study's row) and `done.txt` (per completed trial: its id, row count and rows' checksum), appended and flushed per trial; `shard.json` (kind, config and its SHA-256, the shard, its trial ids) |
+//! | [`run::run_shard`] | runs the shard's missing trials in parallel (rayon), resuming when asked, holding the shard folder's lock |
 //! | [`run::run_all`] | the same in memory, without files (the `verify` claims) |
 //! | [`merge::collect`] | reads shard folders, checks the configs agree and every trial is present exactly once |
 //! | [`store::write_rows`] | the final rows file, sorted by trial id |
 //!
 //! **Durability.** A trial's rows are written in one `write` and then its id to `done.txt`,
 //! both straight to the file (no user-space buffer): a killed process loses only the trials in
-//! flight. On `--resume` a torn last line is dropped, rows of trials not in `done.txt` are cut
-//! off, and only the missing trials run, so none is lost or duplicated. (A crash of the machine
+//! flight. On `--resume` only the intact records are kept (a trial listed once in `done.txt`
+//! whose rows match its row count and checksum): torn lines, rows of trials not listed and
+//! damaged records are dropped, and only the missing trials run, so none is lost or
+//! duplicated; `merge` refuses a folder holding anything but intact records. (A crash of the machine
 //! itself can lose what the kernel had not yet written to disk; no `fsync` is issued.)
 //!
 //! **Determinism.** Final outputs are produced from the complete set of rows sorted by trial id

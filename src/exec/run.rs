@@ -14,6 +14,7 @@ use super::store::{MANIFEST_FILE, RowSink, ShardManifest, StoredRows, read_rows}
 use super::{Study, TrialRows, config_hash, flatten};
 use crate::error::{Error, Result};
 use crate::report::manifest::utc_now;
+use crate::report::output::OutputLock;
 
 /// How a shard run was invoked (recorded in `shard.json`).
 #[derive(Clone, Copy, Debug)]
@@ -27,7 +28,7 @@ pub struct Invocation<'a> {
 }
 
 /// What a shard run did.
-#[derive(Clone, Copy, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct ShardReport {
     /// The shard.
     pub shard: Shard,
@@ -37,6 +38,9 @@ pub struct ShardReport {
     pub reused: usize,
     /// Trials run now.
     pub ran: usize,
+    /// Trials listed as done whose records were damaged (torn, missing, duplicated or altered
+    /// rows): dropped and run again.
+    pub repaired: Vec<u64>,
 }
 
 fn refuse(dir: &Path, reason: String) -> Error {
@@ -56,12 +60,12 @@ fn check_existing(
     resume: bool,
 ) -> Result<Option<ShardManifest>> {
     if !resume {
-        if !stored.done.is_empty() {
+        let earlier = stored.done.len() + stored.broken.len();
+        if earlier > 0 {
             return Err(refuse(
                 dir,
                 format!(
-                    "holds {} completed trials of an earlier run; pass --resume to continue it, or remove the folder to start over",
-                    stored.done.len()
+                    "holds {earlier} completed trials of an earlier run; pass --resume to continue it (on a finished run it runs nothing again), or remove the folder to start over"
                 ),
             ));
         }
@@ -96,7 +100,9 @@ fn check_existing(
 }
 
 /// Runs the trials of `shard` that are not yet done in `dir` (all of them unless resuming),
-/// appending each completed trial's rows; `tick` is called after each trial.
+/// appending each completed trial's rows; `tick` is called after each trial. The lock of
+/// `dir` is held throughout (a second process on the same shard is refused at once); records
+/// of trials that are not intact are dropped and those trials run again.
 pub fn run_shard<S: Study>(
     study: &S,
     shard: Shard,
@@ -107,13 +113,15 @@ pub fn run_shard<S: Study>(
     let config = study.config();
     let hash = config_hash(study.kind(), &config);
     let ids = shard.ids(study.len());
+    let _lock = OutputLock::acquire(dir)?;
     let found = read_rows(dir)?;
     let earlier = check_existing(dir, &found, &hash, &ids, how.resume)?;
     // Without a matching earlier manifest nothing in the folder is kept (not even a header).
-    let stored = if earlier.is_some() {
-        found
+    let (stored, repaired) = if earlier.is_some() {
+        let repaired = found.broken.iter().copied().collect();
+        (found, repaired)
     } else {
-        StoredRows::default()
+        (StoredRows::default(), Vec::new())
     };
     let missing: Vec<u64> = ids.iter().copied().filter(|id| !stored.done.contains(id)).collect();
     let sink = RowSink::open(dir, &stored)?;
@@ -151,6 +159,7 @@ pub fn run_shard<S: Study>(
         trials: ids.len(),
         reused: ids.len() - missing.len(),
         ran: missing.len(),
+        repaired,
     })
 }
 

@@ -289,7 +289,7 @@ report="$(grep -h '^sweep shard' "$tmp/shards/logs/again-1.out")"
 echo "    $report"
 [[ "$report" == *"(0 run now,"* ]] || fail "the resubmitted task ran trials again: $report"
 for done_file in "$tmp"/shards/shard-*/done.txt; do
-    duplicates="$(sort "$done_file" | uniq -d | head -3)"
+    duplicates="$(cut -d" " -f1 "$done_file" | sort | uniq -d | head -3)"
     [[ -z "$duplicates" ]] || fail "$done_file lists trials twice: $duplicates"
 done
 merge2="$(sbatch --parsable --job-name=dpr-merge --output="$tmp/shards/logs/merge-again-%j.out" \
@@ -302,7 +302,7 @@ grep -h '^merge:' "$tmp"/shards/logs/merge-*.out | sed 's/^/    /'
 # 7. The same sweep locally, unsharded, and the comparison.
 say "running the same sweep locally, unsharded"
 "$DPR_AUDIT" --quiet --out "$tmp/local" sweep --config "$config"
-mapfile -t local_csv < <(cd "$tmp/local" && find . -name '*.csv' | sort)
+mapfile -t local_csv < <(cd "$tmp/local" && find . -name '*.csv' -not -path './shard-*' | sort)
 ((${#local_csv[@]})) || fail "the local run wrote no CSV file"
 for merged in "$tmp/merged" "$tmp/merged-again"; do
     mapfile -t merged_csv < <(cd "$merged" && find . -name '*.csv' | sort)
