@@ -27,6 +27,8 @@ pub struct SummaryRow {
     pub measured: String,
     /// The pass criterion.
     pub criterion: String,
+    /// The test statistic with its p-value or interval.
+    pub statistic: String,
 }
 
 /// The shipped specs, filtered by `--only`.
@@ -47,19 +49,28 @@ pub fn selected_specs(only: Option<&[String]>) -> Result<Vec<(String, Spec)>> {
     Ok(all.into_iter().filter(|(_, s)| only.contains(&s.id)).collect())
 }
 
+/// What the verdicts can and cannot say, printed once at the top of `SUMMARY.md`.
+pub const SCOPE: &str = "Each verdict is a statistical test at level α = 0.05 per claim (its null hypothesis, statistic, test and multiple-comparison rule are in the criterion column; exact claims state a tolerance rule instead): PASS and FAIL are each wrong with probability at most 5% under the stated model, INCONCLUSIVE means the data cannot decide. Theorem II.1's hypothesis `K₁ d⁸ ε^{1/4} ≤ 1` is out of reach of any instance that can be computed: at d = 2 it needs ε ≤ 256⁻⁴ ≈ 2·10⁻¹⁰ even with K₁ = 1, while the WDC and RRCP constants measured on computable networks lie between 10⁻³ and 10⁻¹ (C2, C3). So the landscape and sample-complexity verdicts (C4–C8) test the trends the theorem predicts on computable instances, not the theorem itself.";
+
 fn summary_markdown(reports: &[ClaimReport], protocol: &str, seed: u64) -> String {
     let mut md = format!(
-        "# dpr-audit verify: summary\n\nProtocol: **{protocol}**, master seed {seed}, dpr-audit {}. Each claim's CSV and figures are in its folder; `manifest.json` records the command line and parameters.\n\n| claim | statement | measured | criterion | verdict | figures |\n|---|---|---|---|---|---|\n",
-        env!("CARGO_PKG_VERSION")
+        "# dpr-audit verify: summary\n\nProtocol: **{protocol}**, master seed {seed}, dpr-audit {}. Each claim's CSV and figures are in its folder; `manifest.json` records the command line and parameters.\n\n{}\n\n| claim | statement | measured | criterion | statistic (p-value or interval) | verdict | figures |\n|---|---|---|---|---|---|---|\n",
+        env!("CARGO_PKG_VERSION"),
+        SCOPE
     );
     for r in reports {
         let figures: Vec<String> = r.figures.iter().map(|f| format!("[{f}]({f})")).collect();
         md += &format!(
-            "| {} | {} | {} | {} | **{}** | {} |\n",
+            "| {} | {} | {} | {} | {} | **{}** | {} |\n",
             r.id,
             r.title.replace('|', "\\|"),
             r.measured.replace('|', "\\|"),
             r.criterion.replace('|', "\\|"),
+            if r.statistic.is_empty() {
+                "—".to_string()
+            } else {
+                r.statistic.replace('|', "\\|")
+            },
             r.verdict.label(),
             figures.join(" ")
         );
@@ -101,6 +112,7 @@ pub fn run(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
             verdict: r.verdict,
             measured: r.measured.clone(),
             criterion: r.criterion.clone(),
+            statistic: r.statistic.clone(),
         })
         .collect();
     out.write_csv("summary.csv", &rows)?;
@@ -112,7 +124,17 @@ pub fn run(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
         dir.join("SUMMARY.md").display()
     );
     for (r, t) in reports.iter().zip(&timings) {
-        human += &format!("  {:<3} {:<13} {:>6.1}s  {}\n", r.id, r.verdict.label(), t, r.measured);
+        human += &format!(
+            "  {:<3} {:<13} {:>6.1}s  {}\n",
+            r.id,
+            r.verdict.label(),
+            t,
+            if r.statistic.is_empty() {
+                &r.measured
+            } else {
+                &r.statistic
+            }
+        );
     }
     let failed = reports.iter().any(|r| r.verdict == Verdict::Fail);
     let json = serde_json::json!({ "command": "verify", "out": dir, "protocol": protocol, "claims": reports });

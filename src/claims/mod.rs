@@ -15,6 +15,7 @@ pub mod c7_sample_complexity;
 pub mod c8_negation_check;
 pub mod c9_image_ssim;
 pub mod image_experiment;
+pub mod verdicts;
 
 use std::path::{Path, PathBuf};
 
@@ -96,6 +97,11 @@ impl Spec {
     }
 }
 
+/// The level of every claim's test: the probability of a wrong PASS (or a wrong FAIL) under
+/// the null hypothesis the claim's spec states is at most 5% overall per claim, with a
+/// multiple-comparison correction wherever several grid points are judged (docs/THEORY.md §15).
+pub const ALPHA: f64 = 0.05;
+
 /// Outcome of a claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -135,6 +141,9 @@ pub struct ClaimReport {
     pub measured: String,
     /// The pass criterion.
     pub criterion: String,
+    /// The test statistic behind the verdict with its p-value or interval (empty where a
+    /// claim does not state one).
+    pub statistic: String,
     /// The verdict.
     pub verdict: Verdict,
     /// Files written, relative to the verify folder.
@@ -152,10 +161,17 @@ impl ClaimReport {
             title: spec.title.clone(),
             measured,
             criterion: spec.criterion.clone(),
+            statistic: String::new(),
             verdict,
             files,
             figures,
         }
+    }
+
+    /// The same report with the test statistic (and its p-value or interval) behind the
+    /// verdict.
+    pub fn with_statistic(self, statistic: String) -> Self {
+        Self { statistic, ..self }
     }
 }
 
