@@ -130,6 +130,52 @@ impl Verdict {
     }
 }
 
+/// How often a claim's verdict agrees with itself across replicates (master seeds).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Agreement {
+    /// Claim id.
+    pub claim: String,
+    /// Replicates.
+    pub replicates: usize,
+    /// PASS count.
+    pub pass: usize,
+    /// FAIL count.
+    pub fail: usize,
+    /// INCONCLUSIVE count.
+    pub inconclusive: usize,
+    /// The most frequent verdict (ties: FAIL before INCONCLUSIVE before PASS, the cautious
+    /// reading).
+    pub modal_verdict: Verdict,
+    /// Share of replicates with the modal verdict (exact: a count ratio).
+    pub agreement: f64,
+}
+
+/// The [`Agreement`] of one claim's verdicts over its replicates (nonempty).
+pub fn agreement(claim: &str, verdicts: &[Verdict]) -> Agreement {
+    let count = |v: Verdict| verdicts.iter().filter(|&&x| x == v).count();
+    let (pass, fail, inconclusive) = (count(Verdict::Pass), count(Verdict::Fail), count(Verdict::Inconclusive));
+    let modal_verdict = [
+        (fail, Verdict::Fail),
+        (inconclusive, Verdict::Inconclusive),
+        (pass, Verdict::Pass),
+    ]
+    .into_iter()
+    .fold(
+        (0, Verdict::Fail),
+        |best, (n, v)| if n > best.0 { (n, v) } else { best },
+    )
+    .1;
+    Agreement {
+        claim: claim.to_string(),
+        replicates: verdicts.len(),
+        pass,
+        fail,
+        inconclusive,
+        modal_verdict,
+        agreement: count(modal_verdict) as f64 / verdicts.len().max(1) as f64,
+    }
+}
+
 /// What a claim reports for the summary table.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClaimReport {
@@ -235,5 +281,23 @@ pub fn run(spec: &Spec, full: bool, seed: u64, dir: &ClaimDir<'_>) -> Result<Cla
             path: PathBuf::from(format!("verify/{other}")),
             reason: format!("no claim implements id {other:?}; known ids: C0, C1, C2, C3, C4, C5, C6, C7, C8, C9, C10"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agreement_counts_the_modal_verdict_and_breaks_ties_cautiously() {
+        use Verdict::{Fail, Inconclusive, Pass};
+        // The C8 over seeds 1-4: FAIL, PASS, FAIL, PASS: a coin flip, read as FAIL.
+        let flip = agreement("C8", &[Fail, Pass, Fail, Pass]);
+        assert_eq!((flip.modal_verdict, flip.pass, flip.fail), (Fail, 2, 2));
+        assert!((flip.agreement - 0.5).abs() < 1e-15);
+        let stable = agreement("C0", &[Pass, Pass, Pass, Inconclusive, Pass]);
+        assert_eq!(stable.modal_verdict, Pass);
+        assert!((stable.agreement - 0.8).abs() < 1e-15);
+        assert_eq!(agreement("C9", &[Pass, Inconclusive]).modal_verdict, Inconclusive);
     }
 }
