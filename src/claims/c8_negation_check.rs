@@ -20,7 +20,7 @@ use super::{ALPHA, ClaimDir, ClaimReport, Spec, Verdict};
 use crate::error::{Error, Result};
 use crate::exec::TrialRows;
 use crate::report::plot::Series;
-use crate::solvers::Method;
+use crate::solvers::{Method, Selection};
 use crate::stats::{holm_adjust, mcnemar_exact};
 use crate::sweep::{SweepConfig, SweepRow, run_into};
 
@@ -45,6 +45,8 @@ pub struct PairedPoint {
     pub widths: String,
     /// Measurements.
     pub m: usize,
+    /// The rule choosing among restarts (a sweep with `selection = "both"` has a point per rule).
+    pub selection: Selection,
     /// Pairs (trials solved by both methods).
     pub pairs: u64,
     /// Both succeed.
@@ -67,7 +69,7 @@ pub struct PairedPoint {
 /// trial index, and counts the four outcomes per grid point (p-values left at 1 for
 /// [`judge`]).
 pub fn paired_points(rows: &TrialRows<SweepRow>) -> Vec<PairedPoint> {
-    type Key = (usize, String, usize, Option<u64>, usize, u64);
+    type Key = (usize, String, usize, Option<u64>, usize, &'static str, u64);
     let key = |r: &SweepRow| -> Key {
         (
             r.k,
@@ -75,6 +77,7 @@ pub fn paired_points(rows: &TrialRows<SweepRow>) -> Vec<PairedPoint> {
             r.m,
             r.snr_db.map(f64::to_bits),
             r.restarts,
+            r.selection.name(),
             r.trial,
         )
     };
@@ -88,7 +91,7 @@ pub fn paired_points(rows: &TrialRows<SweepRow>) -> Vec<PairedPoint> {
         let Some(&gd_success) = gd.get(&key(r)) else { continue };
         let at = points
             .iter()
-            .position(|p| (p.k, p.widths.as_str(), p.m) == (r.k, r.widths.as_str(), r.m));
+            .position(|p| (p.k, p.widths.as_str(), p.m, p.selection) == (r.k, r.widths.as_str(), r.m, r.selection));
         let point = match at {
             Some(i) => &mut points[i],
             None => {
@@ -97,6 +100,7 @@ pub fn paired_points(rows: &TrialRows<SweepRow>) -> Vec<PairedPoint> {
                     k: r.k,
                     widths: r.widths.clone(),
                     m: r.m,
+                    selection: r.selection,
                     pairs: 0,
                     both: 0,
                     dpr_only: 0,
@@ -224,6 +228,7 @@ mod tests {
             k: 4,
             widths: "4-100-300".into(),
             m,
+            selection: Selection::Objective,
             pairs: 60,
             both: 10,
             dpr_only,
@@ -313,8 +318,20 @@ mod tests {
             row(Method::Dpr, 16, 0, false),
             row(Method::Gd, 16, 0, false),
         ];
+        let mut rows = rows;
+        // A sweep with `selection = "both"` writes each trial once per rule: the oracle rows of
+        // trial 0 at m = 8 form their own point instead of being counted twice.
+        for i in [0, 3] {
+            let (id, mut r) = rows[i].clone();
+            r.selection = Selection::Oracle;
+            rows.push((id, r));
+        }
         let points = paired_points(&rows);
-        assert_eq!(points.len(), 2);
+        assert_eq!(points.len(), 3);
+        assert_eq!(
+            (points[2].selection, points[2].pairs, points[2].dpr_only),
+            (Selection::Oracle, 1, 1)
+        );
         assert_eq!(
             (
                 points[0].pairs,
