@@ -235,6 +235,12 @@ pub struct VerifyArgs {
     /// Exit with status 3 when any claim FAILs.
     #[arg(long)]
     pub strict: bool,
+    /// Seed stability: run the protocol under the master seeds seed, seed + 1, …, seed + R − 1
+    /// and report every replicate's verdict and statistic with the per-claim agreement
+    /// (`replicates.csv`, `agreement.csv`, a section of SUMMARY.md). The main table is the
+    /// first seed's.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub replicates: u64,
 }
 
 /// `dpr-audit wdc`.

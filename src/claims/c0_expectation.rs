@@ -7,12 +7,20 @@
 //! variance. Each entry is reported as a z-score; where every contribution is exactly zero
 //! (the indicator product vanishes, as for `Q` at θ = π) the standard error is zero and the
 //! estimate is compared with the closed form directly.
+//!
+//! The test (docs/THEORY.md §15.3): `H0`: every Monte Carlo mean is centred on its closed
+//! form, so each z-score is approximately `N(0, 1)` (central limit theorem over millions of
+//! iid rows). The statistic is `max |z|` over the `N` entries with a positive standard error,
+//! its Bonferroni p-value `min(1, N · 2(1 − Φ(max |z|)))` (valid for any dependence between
+//! the entries of one matrix). PASS: `p ≥ α` and every entry with standard error 0 equals its
+//! closed form within [`EXACT_TOL`]; FAIL: `p < α` or an exact entry differs; INCONCLUSIVE:
+//! no entry was tested.
 
 use faer::Mat;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{ClaimDir, ClaimReport, Spec, Verdict};
+use super::{ALPHA, ClaimDir, ClaimReport, Spec, Verdict};
 use crate::core::expected::{phi_matrix, q_matrix};
 use crate::core::measure::{MeasurementScale, Measurements};
 use crate::core::network::{Network, WeightScale};
@@ -20,6 +28,7 @@ use crate::core::vector::sgn;
 use crate::error::{Error, Result};
 use crate::report::plot::Series;
 use crate::rng::{Stream, stream};
+use crate::stats::normal_two_sided_p;
 
 /// Rounding tolerance of the closed forms when the Monte Carlo estimate is exact (SE = 0):
 /// `sin π` evaluates to 1.2e-16 in f64, so `Q` at θ = π is ~2e-17 rather than 0.
@@ -36,8 +45,6 @@ pub struct Params {
     pub chunk: usize,
     /// Angles θ/π in [0, 1].
     pub angles_over_pi: Vec<f64>,
-    /// Largest |z| that passes.
-    pub max_abs_z: f64,
 }
 
 /// One row of `c0_entries.csv`: one matrix entry at one angle.
@@ -245,12 +252,6 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
         .flat_map(|&object| (0..p.angles_over_pi.len()).map(move |a| (object, a)))
         .flat_map(|(object, a)| entries(&p, object, a, seed))
         .collect();
-    let max_z = rows
-        .iter()
-        .filter_map(|r| r.z_score)
-        .fold(0.0f64, |m, z| m.max(z.abs()));
-    let exact: Vec<bool> = rows.iter().filter_map(|r| r.exact_match).collect();
-    let ok = max_z <= p.max_abs_z && exact.iter().all(|&e| e);
     let csv = dir.write_csv("c0_entries.csv", &rows)?;
     let series: Vec<Series> = ["Q", "Phi"]
         .iter()
@@ -278,20 +279,106 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
         &series,
         (false, false),
     )?;
-    Ok(ClaimReport {
-        id: spec.id.clone(),
-        title: spec.title.clone(),
-        measured: format!(
-            "max |z| = {max_z:.2} over {} entries with SE > 0 (Monte Carlo estimates, {} rows per angle, dim {}); {} of {} entries with SE = 0 equal the closed form exactly",
-            rows.len() - exact.len(),
-            p.rows,
-            p.dim,
-            exact.iter().filter(|&&e| e).count(),
-            exact.len()
-        ),
-        criterion: format!("|z| <= {} for every entry; exact agreement where SE = 0", p.max_abs_z),
-        verdict: Verdict::from_bool(ok),
-        files: vec![csv, figure.clone()],
-        figures: vec![figure],
-    })
+    let test = z_test(&rows);
+    let verdict = judge(&test, ALPHA);
+    let measured = format!(
+        "{} entries with SE > 0 (Monte Carlo estimates, {} rows per angle, dim {}); {} of {} entries with SE = 0 equal the closed form exactly",
+        test.tested, p.rows, p.dim, test.exact_equal, test.exact
+    );
+    let statistic = format!(
+        "max |z| = {:.2} over {} entries, Bonferroni p = {:.3} (α = {ALPHA})",
+        test.max_abs_z, test.tested, test.p_bonferroni
+    );
+    Ok(ClaimReport::new(spec, measured, verdict, vec![csv, figure.clone()], vec![figure]).with_statistic(statistic))
+}
+
+/// The statistic of C0's test on its entries.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ZTest {
+    /// Entries with a positive standard error.
+    pub tested: usize,
+    /// The largest |z| among them (0 with none).
+    pub max_abs_z: f64,
+    /// `min(1, tested · 2(1 − Φ(max |z|)))` (1 with none).
+    pub p_bonferroni: f64,
+    /// Entries with standard error 0.
+    pub exact: usize,
+    /// Those equal to the closed form within [`EXACT_TOL`].
+    pub exact_equal: usize,
+}
+
+/// The Bonferroni max-|z| statistic of `rows` (see the module doc).
+pub fn z_test(rows: &[EntryRow]) -> ZTest {
+    let z: Vec<f64> = rows.iter().filter_map(|r| r.z_score).collect();
+    let max_abs_z = z.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let exact: Vec<bool> = rows.iter().filter_map(|r| r.exact_match).collect();
+    ZTest {
+        tested: z.len(),
+        max_abs_z,
+        p_bonferroni: if z.is_empty() {
+            1.0
+        } else {
+            (z.len() as f64 * normal_two_sided_p(max_abs_z)).min(1.0)
+        },
+        exact: exact.len(),
+        exact_equal: exact.iter().filter(|&&e| e).count(),
+    }
+}
+
+/// C0's verdict at level `alpha` (see the module doc).
+pub fn judge(test: &ZTest, alpha: f64) -> Verdict {
+    if test.p_bonferroni < alpha || test.exact_equal < test.exact {
+        Verdict::Fail
+    } else if test.tested == 0 {
+        Verdict::Inconclusive
+    } else {
+        Verdict::Pass
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(z: Option<f64>, exact: Option<bool>) -> EntryRow {
+        EntryRow {
+            object: "Q",
+            kind: "monte_carlo_estimate",
+            seed: 1,
+            dim: 3,
+            samples: 100,
+            theta: 1.0,
+            i: 0,
+            j: 0,
+            mc_mean: 0.0,
+            mc_se: if z.is_some() { 1.0 } else { 0.0 },
+            closed_form: 0.0,
+            z_score: z,
+            exact_match: exact,
+        }
+    }
+
+    #[test]
+    fn z_scores_in_the_normal_range_pass_and_a_far_one_fails() {
+        // 100 entries, largest |z| = 3: Bonferroni p = 100 · 0.0027 = 0.27, no evidence of a
+        // wrong closed form.
+        let mut rows: Vec<EntryRow> = (0..99).map(|i| entry(Some(f64::from(i) / 50.0 - 1.0), None)).collect();
+        rows.push(entry(Some(-3.0), None));
+        rows.push(entry(None, Some(true)));
+        let test = z_test(&rows);
+        assert_eq!((test.tested, test.exact, test.exact_equal), (100, 1, 1));
+        assert!((test.p_bonferroni - 0.269_979_606_326_018_5).abs() < 1e-9, "{test:?}");
+        assert_eq!(judge(&test, 0.05), Verdict::Pass);
+        // A closed form off by 5 standard errors in one entry: p = 100 · 5.7e-7 < 0.05. A
+        // sign error in Q or Φ moves entries by far more.
+        rows.push(entry(Some(5.0), None));
+        assert_eq!(judge(&z_test(&rows), 0.05), Verdict::Fail);
+    }
+
+    #[test]
+    fn an_exact_entry_off_its_closed_form_fails_and_nothing_tested_is_inconclusive() {
+        let rows = vec![entry(Some(0.5), None), entry(None, Some(false))];
+        assert_eq!(judge(&z_test(&rows), 0.05), Verdict::Fail);
+        assert_eq!(judge(&z_test(&[entry(None, Some(true))]), 0.05), Verdict::Inconclusive);
+    }
 }

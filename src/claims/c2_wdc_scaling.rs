@@ -2,14 +2,22 @@
 //! the certified `k = 2` series (exact up to a tolerance); the sampled `k = 20` series (lower
 //! bounds, a pair budget growing with `n`, since a fixed budget finds less as the sectors
 //! multiply) is reported beside it.
+//!
+//! The test (docs/THEORY.md §15.3): least squares of `ln ε` on `ln n` over the certified
+//! series' mean ε per width, with the 95% t interval of the slope `p` (`widths − 2` degrees of
+//! freedom). `H0: p ≥ 0` (ε does not fall). PASS: the interval lies below 0; FAIL: it lies at
+//! or above 0 (a rise, or no fall, is significant); INCONCLUSIVE: it contains 0, or there are
+//! fewer than 3 widths ([`judge`], [`super::verdicts::decay_exponent`]).
 
 use serde::{Deserialize, Serialize};
 
+use super::verdicts::decay_exponent;
 use super::{ClaimDir, ClaimReport, Spec, Verdict};
 use crate::conditions::wdc::{Domain, WdcSearch};
 use crate::conditions::wdc_scaling::{ScalingRow, StudyPlan, WidthFit, fit_widths, run_study, summarize};
 use crate::error::{Error, Result};
 use crate::report::plot::Series;
+use crate::stats::PowerLawFit;
 
 /// Parameters of C2 (from `verify/C2-wdc-scaling.toml`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -119,35 +127,66 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
         (true, true),
     )?;
     let cert_fit = fits.iter().find(|f| f.k == p.certified_k).and_then(|f| f.fit);
-    let verdict = match cert_fit {
-        Some(f) => Verdict::from_bool(f.exponent_hi < 0.0),
-        None => Verdict::Inconclusive,
-    };
+    let verdict = judge(cert_fit.as_ref());
     let sampled_fit = fits
         .iter()
         .find(|f| f.k == p.sampled_k)
         .map_or_else(|| "no fit".into(), describe);
-    Ok(ClaimReport {
-        id: spec.id.clone(),
-        title: spec.title.clone(),
-        measured: format!(
-            "certified k = {} (exact ±{}), n = {:?}, {} trials: {}; rate constant C = {:.3} in ε ≈ C √(k ln n / n); sampled k = {} (lower bounds): {}",
-            p.certified_k,
-            p.tol,
-            p.certified_n,
-            p.trials,
-            fits.iter()
-                .find(|f| f.k == p.certified_k)
-                .map_or_else(|| "no fit".into(), describe),
-            fits.iter()
-                .find(|f| f.k == p.certified_k)
-                .map_or(f64::NAN, |f| f.rate_constant),
-            p.sampled_k,
-            sampled_fit
-        ),
-        criterion: "95% interval of the certified exponent entirely below 0".into(),
+    let certified_fit = fits
+        .iter()
+        .find(|f| f.k == p.certified_k)
+        .map_or_else(|| "no fit".into(), describe);
+    let measured = format!(
+        "certified k = {} (exact ±{}), n = {:?}, {} trials; rate constant C = {:.3} in ε ≈ C √(k ln n / n); sampled k = {} (lower bounds, not judged): {}",
+        p.certified_k,
+        p.tol,
+        p.certified_n,
+        p.trials,
+        fits.iter()
+            .find(|f| f.k == p.certified_k)
+            .map_or(f64::NAN, |f| f.rate_constant),
+        p.sampled_k,
+        sampled_fit
+    );
+    let statistic = format!("certified exponent {certified_fit} (95% t interval, H0: p ≥ 0)");
+    Ok(ClaimReport::new(
+        spec,
+        measured,
         verdict,
-        files: vec![csv, csv_summary, figure.clone()],
-        figures: vec![figure],
-    })
+        vec![csv, csv_summary, figure.clone()],
+        vec![figure],
+    )
+    .with_statistic(statistic))
+}
+
+/// C2's verdict on the certified series' fit (see the module doc).
+pub fn judge(fit: Option<&PowerLawFit>) -> Verdict {
+    decay_exponent(fit.map(|f| (f.exponent_lo, f.exponent_hi)), (f64::NEG_INFINITY, 0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::power_law_fit;
+
+    #[test]
+    fn the_verdict_follows_the_slope_interval() {
+        let ns = [50.0, 100.0, 200.0, 400.0, 800.0];
+        let wiggle = |i: usize| 1.0 + 0.05 * (i as f64 * 2.3).sin();
+        let fit_of = |p: f64| {
+            let eps: Vec<f64> = ns
+                .iter()
+                .enumerate()
+                .map(|(i, n): (usize, &f64)| wiggle(i) * n.powf(p))
+                .collect();
+            power_law_fit(&ns, &eps)
+        };
+        // ε ∝ n^−1/2 within 5%: a clear fall.
+        assert_eq!(judge(fit_of(-0.5).as_ref()), Verdict::Pass);
+        // ε ∝ n^{+0.3}: a clear rise, which a WDC constant must not show.
+        assert_eq!(judge(fit_of(0.3).as_ref()), Verdict::Fail);
+        // Flat within the noise: the interval contains 0.
+        assert_eq!(judge(fit_of(0.0).as_ref()), Verdict::Inconclusive);
+        assert_eq!(judge(None), Verdict::Inconclusive);
+    }
 }

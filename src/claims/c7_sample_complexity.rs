@@ -91,11 +91,16 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     let verdict = judge(dpr_fit(&k, "k"));
     let ks = &k.study.grid.config.k;
     let measured = format!(
-        "DPR, {} trials per point, m* = 50% success (isotonic interpolation, estimate): ln m* vs ln k (k = {ks:?}): {}; vs ln d: {}; vs ln ln n: {}",
+        "DPR, {} trials per point, m* = 50% success (isotonic interpolation, estimate); not judged, beside the k fit: ln m* vs ln d: {} — {}; vs ln ln n: {} — {}",
         k.study.grid.config.trials,
-        describe(&k, "k"),
         describe(&d, "d"),
+        compatibility(dpr_fit(&d, "d"), D_BOUND),
         describe(&n, "log_n"),
+        compatibility(dpr_fit(&n, "log_n"), LOG_N_BOUND),
+    );
+    let statistic = format!(
+        "ln m* vs ln k (k = {ks:?}): {} (H0: b = 1 rejected if 1 is outside; b = 2 rejected if 2 is outside)",
+        describe(&k, "k")
     );
     let mut files = Vec::new();
     let mut figures = Vec::new();
@@ -103,7 +108,23 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
         files.extend(done.written.files);
         figures.extend(done.written.figures);
     }
-    Ok(ClaimReport::new(spec, measured, verdict, files, figures))
+    Ok(ClaimReport::new(spec, measured, verdict, files, figures).with_statistic(statistic))
+}
+
+/// The theorem's exponent of d in `m = O(k d² log n)`: an upper bound.
+pub const D_BOUND: f64 = 2.0;
+/// The theorem's exponent of `log n`: an upper bound.
+pub const LOG_N_BOUND: f64 = 1.0;
+
+/// Whether a fitted exponent is compatible with the theorem's upper bound `bound` on it: yes
+/// when its 95% interval reaches down to the bound or below (the bound is not rejected), no
+/// when the whole interval lies above it. Information beside the verdict, not judged.
+pub fn compatibility(fit: Option<&FitRow>, bound: f64) -> String {
+    match fit.and_then(|f| f.exponent_lo.zip(f.exponent_hi)) {
+        Some((lo, _)) if lo <= bound => format!("compatible with the bound (exponent ≤ {bound})"),
+        Some((lo, _)) => format!("NOT compatible with the bound (exponent ≤ {bound}): the interval starts at {lo:.3}"),
+        None => "no interval to compare with the bound".into(),
+    }
 }
 
 #[cfg(test)]
@@ -143,5 +164,14 @@ mod tests {
         assert_eq!(judge(Some(&fit(1.6, 2.4))), Verdict::Fail);
         assert_eq!(judge(Some(&fit(0.5, 2.5))), Verdict::Inconclusive);
         assert_eq!(judge(None), Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn an_exponent_is_compatible_with_an_upper_bound_unless_its_interval_lies_above_it() {
+        assert!(compatibility(Some(&fit(0.5, 2.5)), D_BOUND).starts_with("compatible"));
+        assert!(compatibility(Some(&fit(1.2, 1.9)), D_BOUND).starts_with("compatible"));
+        // d⁴ growth with a tight interval would contradict the theorem's d² bound.
+        assert!(compatibility(Some(&fit(2.1, 4.0)), D_BOUND).starts_with("NOT"));
+        assert!(compatibility(None, LOG_N_BOUND).starts_with("no interval"));
     }
 }

@@ -2,20 +2,23 @@
 //! the sparse methods (SPARTA, CoPRAM, ThWF on db4 coefficients) stay below 0.9 for every
 //! m < 1000 (the paper: they "require 1000 measurements or more"; docs/THEORY.md §8).
 //!
-//! For each decoder and selection mode: DPR's mean SSIM (Wang 2004, 32×32, mean over the
-//! images) at m = 200 must exceed 0.9, and each sparse method's mean SSIM must be below 0.9 at
-//! every m < 1000 of the grid (same selection mode; the sparsity is the oracle's in both).
-//! The verdict is the judged decoder's (the paper's `vae`) under both selection modes; the
-//! other decoder is reported beside it.
+//! Requirements, per decoder and both selection modes: DPR's mean SSIM (Wang 2004, 32×32) at
+//! m = 200 above 0.9; each sparse method's mean SSIM below 0.9 at every m < 1000 of the grid
+//! (same selection mode; the sparsity is the oracle's in both). Each mean is over the digits
+//! of each digit's mean over independent draws of `A`, with its stratified t interval; the
+//! verdict is [`super::image_experiment::judge`] on the judged decoder's requirements
+//! (docs/THEORY.md §15.5): PASS when every 95% interval clears 0.9 on the required side, FAIL
+//! when some Bonferroni interval lies on the wrong side, INCONCLUSIVE otherwise.
 
 use std::path::PathBuf;
 
 use super::image_experiment::{
-    CheckRow, Params, SPARSE, computed, decoder_names, point, report, verdict_words, verdicts,
+    Ask, CheckRow, Curve, Params, SPARSE, Sample, cells, checks, computed_draws, decoder_names, m_values, report,
+    samples, strata,
 };
-use super::{ClaimDir, ClaimReport, Spec};
+use super::{ALPHA, ClaimDir, ClaimReport, Spec};
 use crate::error::{Error, Result};
-use crate::experiments::reconstruct::{Algorithm, SSIM_THRESHOLD, SummaryRow};
+use crate::experiments::reconstruct::{Algorithm, SSIM_THRESHOLD};
 use crate::solvers::Selection;
 
 /// DPR's m in the claim.
@@ -23,71 +26,49 @@ pub const DPR_M: usize = 200;
 /// The sparse methods must stay below the threshold for every m below this.
 pub const SPARSE_M_LIMIT: usize = 1000;
 
-/// The checks of C9 on a summary.
-pub fn checks(summary: &[SummaryRow], seed: u64) -> Vec<CheckRow> {
-    let mut out = Vec::new();
-    for decoder in decoder_names(summary) {
+/// The requirements of C9 on the samples, with their intervals at level `alpha`.
+pub fn c9_checks(samples: &[Sample], alpha: f64, seed: u64) -> Vec<CheckRow> {
+    let ssim = |s: &Sample| s.ssim;
+    let mut asks = Vec::new();
+    for decoder in decoder_names(samples) {
         for selection in [Selection::Objective, Selection::Oracle] {
-            let row = |r: &SummaryRow, requirement: &str, met: bool| CheckRow {
-                seed,
-                images: r.images,
+            let dpr = Curve {
+                algorithm: Algorithm::Dpr,
                 decoder: decoder.clone(),
                 selection,
-                algorithm: r.algorithm,
-                m: r.m,
-                quantity: "ssim_wang2004_padded32_mean",
-                value: r.ssim_wang2004_padded32_mean,
-                requirement: requirement.to_string(),
-                met,
             };
-            if let Some(r) = point(summary, Algorithm::Dpr, &decoder, selection, DPR_M) {
-                out.push(row(r, "> 0.9", r.ssim_wang2004_padded32_mean > SSIM_THRESHOLD));
-            }
+            asks.push(Ask {
+                decoder: decoder.clone(),
+                selection,
+                algorithm: Algorithm::Dpr,
+                m: DPR_M,
+                quantity: "ssim_wang2004_padded32",
+                strata: strata(&cells(samples, &dpr, DPR_M, ssim)),
+                threshold: SSIM_THRESHOLD,
+                above: true,
+            });
             for algorithm in SPARSE {
-                for r in summary
-                    .iter()
-                    .filter(|r| r.algorithm == algorithm && r.selection == selection && r.m < SPARSE_M_LIMIT)
-                {
-                    out.push(row(r, "< 0.9", r.ssim_wang2004_padded32_mean < SSIM_THRESHOLD));
+                let curve = Curve {
+                    algorithm,
+                    decoder: String::new(),
+                    selection,
+                };
+                for m in m_values(samples, algorithm).into_iter().filter(|&m| m < SPARSE_M_LIMIT) {
+                    asks.push(Ask {
+                        decoder: decoder.clone(),
+                        selection,
+                        algorithm,
+                        m,
+                        quantity: "ssim_wang2004_padded32",
+                        strata: strata(&cells(samples, &curve, m, ssim)),
+                        threshold: SSIM_THRESHOLD,
+                        above: false,
+                    });
                 }
             }
         }
     }
-    out
-}
-
-/// The measured text: DPR's SSIM at 200 and each sparse method's largest mean below 1000,
-/// per (decoder, selection), with the verdict of each.
-fn measured(checks: &[CheckRow], verdicts: &[super::image_experiment::VerdictRow], images: usize) -> String {
-    let mut parts = Vec::new();
-    for v in verdicts {
-        let mine = || {
-            checks
-                .iter()
-                .filter(move |c| c.decoder == v.decoder && c.selection == v.selection)
-        };
-        let dpr = mine()
-            .find(|c| c.algorithm == Algorithm::Dpr)
-            .map_or_else(|| "n/a".into(), |c| format!("{:.3}", c.value));
-        let sparse: Vec<String> = SPARSE
-            .iter()
-            .filter_map(|&a| {
-                mine()
-                    .filter(|c| c.algorithm == a)
-                    .max_by(|x, y| x.value.total_cmp(&y.value))
-                    .map(|c| format!("{} {:.3} (m = {})", a.label(), c.value, c.m))
-            })
-            .collect();
-        parts.push(format!(
-            "{}: DPR {dpr} at m = 200; largest sparse means below m = 1000: {}",
-            verdict_words(v),
-            sparse.join(", ")
-        ));
-    }
-    format!(
-        "mean SSIM (Wang 2004, 32×32) over {images} images (exact for these images and seed): {}",
-        parts.join("; ")
-    )
+    checks(asks, alpha, seed)
 }
 
 /// Runs C9.
@@ -99,39 +80,59 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
             reason: "key `m`: C9 needs some m < 1000".into(),
         });
     }
-    let c = computed(&p, seed, &source)?;
-    let checks = checks(&c.summary, seed);
-    let verdict_rows = verdicts(&checks, &p.judged_decoder, seed);
-    let text = measured(&checks, &verdict_rows, c.images);
-    report(spec, dir, &c, "c9", &checks, &verdict_rows, text)
+    let draws = computed_draws(&p, seed, &source)?;
+    let checks = c9_checks(&samples(&draws), ALPHA, seed);
+    report(spec, dir, &draws, "c9", &checks, &p.judged_decoder)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::claims::Verdict;
+    use crate::claims::image_experiment::{judge, testing::curve};
 
-    use crate::claims::image_experiment::test_point;
-
-    fn summary_row(algorithm: Algorithm, decoder: &str, m: usize, ssim: f64) -> SummaryRow {
-        test_point(algorithm, decoder, Selection::Objective, m, (ssim, 0.0))
+    /// DPR at 200 around `dpr` and SPARTA at 750 around `sparta`, ±`spread` over digits and
+    /// draws, 3 draws; SPARTA at 1000 far above 0.9 (not constrained).
+    fn grid(dpr: f64, sparta: f64, spread: f64) -> Vec<Sample> {
+        let mut s = Vec::new();
+        for selection in [Selection::Objective, Selection::Oracle] {
+            s.extend(curve(Algorithm::Dpr, "vae", selection, 200, dpr, spread, 3));
+            s.extend(curve(Algorithm::Sparta, "", selection, 750, sparta, spread, 3));
+            s.extend(curve(Algorithm::Sparta, "", selection, 1000, 0.97, spread, 3));
+        }
+        s
     }
 
     #[test]
-    fn the_claim_needs_dpr_above_and_every_sparse_point_below() {
-        let grid = |dpr: f64, sparta_750: f64| {
-            vec![
-                summary_row(Algorithm::Dpr, "vae", 200, dpr),
-                summary_row(Algorithm::Sparta, "", 200, 0.2),
-                summary_row(Algorithm::Sparta, "", 750, sparta_750),
-                summary_row(Algorithm::Sparta, "", 1000, 0.95),
-                summary_row(Algorithm::Thwf, "", 750, 0.3),
-            ]
-        };
-        let holds = |s: &[SummaryRow]| verdicts(&checks(s, 1), "vae", 1)[0].holds;
-        assert!(holds(&grid(0.93, 0.85)));
-        // The sparse method at m = 1000 is not constrained.
-        assert_eq!(checks(&grid(0.93, 0.85), 1).len(), 4);
-        assert!(!holds(&grid(0.89, 0.85)));
-        assert!(!holds(&grid(0.93, 0.91)));
+    fn dpr_clearly_above_and_sparse_clearly_below_passes() {
+        let checks = c9_checks(&grid(0.95, 0.5, 0.02), 0.05, 1);
+        // DPR at 200 and SPARTA at 750, each under two selection modes; m = 1000 is free.
+        assert_eq!(checks.len(), 4);
+        assert_eq!(judge(&checks, "vae"), Verdict::Pass);
+    }
+
+    #[test]
+    fn dpr_clearly_below_the_threshold_fails() {
+        // Mean SSIM 0.85 ± 0.02 over 30 reconstructions: no draw of A explains that away.
+        assert_eq!(judge(&c9_checks(&grid(0.85, 0.5, 0.02), 0.05, 1), "vae"), Verdict::Fail);
+        // A sparse method above 0.9 below m = 1000 contradicts "1000 measurements or more".
+        assert_eq!(
+            judge(&c9_checks(&grid(0.95, 0.95, 0.02), 0.05, 1), "vae"),
+            Verdict::Fail
+        );
+    }
+
+    #[test]
+    fn dpr_at_the_threshold_within_its_noise_is_inconclusive() {
+        // The case: 0.913 at one seed and 0.899 at another. A mean of 0.905 with a
+        // spread of ±0.05 per reconstruction cannot be told from 0.9.
+        assert_eq!(
+            judge(&c9_checks(&grid(0.905, 0.5, 0.05), 0.05, 1), "vae"),
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            judge(&c9_checks(&grid(0.95, 0.5, 0.02), 0.05, 1), "relu"),
+            Verdict::Inconclusive
+        );
     }
 }

@@ -13,13 +13,26 @@
 //! | `restarts`, `iterations`, `lr` | DPR's Adam two-init (the paper: 5, 1000, 0.01) |
 //! | `decoders` | `"vae"`, `"relu"` or `"both"` (the shipped decoders, `models/`) |
 //! | `judged_decoder` | the decoder whose results decide the verdict (the paper's: `"vae"`) |
+//! | `draws` | independent draws of `A` (and of DPR's restarts) per (digit, m), ≥ 2 |
+//!
+//! **Uncertainty** (docs/THEORY.md §15.5). The paper fixes the digits; what is random is `A`
+//! and the restarts. Draw `j` runs the whole experiment under the master seed
+//! [`draw_seed`]`(seed, j)`, so every (digit, m) cell gets `draws` independent `A`. A claim's
+//! quantity (a mean SSIM, or a mean error difference) is the mean over the digits of each
+//! digit's mean over the draws, with a stratified t interval ([`stratified_interval`]). Each
+//! requirement of a claim (the mean above 0.9, the difference below 0) is judged by its
+//! interval ([`all_clear`]): PASS when every 95% interval lies on the required side, FAIL when
+//! some Bonferroni `1 − α/K` interval (`K` requirements of the judged decoder) lies on the
+//! wrong side, INCONCLUSIVE otherwise.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use super::ClaimDir;
+use super::verdicts::{Requirement, all_clear};
+use super::{ALPHA, ClaimDir, Verdict};
 use crate::error::{Error, Result};
 use crate::experiments::decoders::{self, DecoderChoice};
 use crate::experiments::figures::write_reconstruction;
@@ -27,6 +40,7 @@ use crate::experiments::reconstruct::{self, Algorithm, Protocol, Results, Summar
 use crate::images::mnist::{self, Split};
 use crate::images::vae::MODELS_DIR;
 use crate::solvers::Selection;
+use crate::stats::stratified_interval;
 
 /// Where the digits come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -61,6 +75,8 @@ pub struct Params {
     pub decoders: DecoderChoice,
     /// The decoder that decides the verdict.
     pub judged_decoder: String,
+    /// Independent draws of `A` and the restarts per (digit, m).
+    pub draws: usize,
 }
 
 /// A run of the experiment and its summary.
@@ -136,6 +152,107 @@ pub fn computed(params: &Params, seed: u64, source: &Path) -> Result<Arc<Compute
     Ok(c)
 }
 
+/// The master seed of draw `j`: `seed` itself for draw 0 (so a one-draw run is the
+/// `mnist reconstruct` run of that seed), else `seed + j · 0x9E37_79B9_7F4A_7C15` (wrapping; the
+/// golden-ratio increment keeps the draws of nearby master seeds — `verify --replicates` uses
+/// seed, seed + 1, … — apart).
+pub fn draw_seed(seed: u64, draw: usize) -> u64 {
+    seed.wrapping_add((draw as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// The `params.draws` runs of the experiment (draw 0 first), each computed once per process.
+pub fn computed_draws(params: &Params, seed: u64, source: &Path) -> Result<Vec<Arc<Computed>>> {
+    if params.draws < 2 {
+        return Err(Error::Config {
+            path: source.to_path_buf(),
+            reason: format!(
+                "key `draws`: {} gives no estimate of the spread over A; use draws >= 2 (quick: 2, full: 5)",
+                params.draws
+            ),
+        });
+    }
+    (0..params.draws)
+        .map(|j| computed(params, draw_seed(seed, j), source))
+        .collect()
+}
+
+/// One reconstruction's metrics in one draw: the table the judges of C9 and C10 read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// The draw.
+    pub draw: usize,
+    /// The digit's index.
+    pub image: usize,
+    /// Measurements.
+    pub m: usize,
+    /// Algorithm.
+    pub algorithm: Algorithm,
+    /// DPR's decoder (empty for the sparse methods).
+    pub decoder: String,
+    /// Selection mode.
+    pub selection: Selection,
+    /// SSIM (Wang 2004, 32×32).
+    pub ssim: f64,
+    /// `‖ŷ − y‖²/1024`.
+    pub error: f64,
+}
+
+/// The samples of every draw.
+pub fn samples(draws: &[Arc<Computed>]) -> Vec<Sample> {
+    draws
+        .iter()
+        .enumerate()
+        .flat_map(|(draw, c)| {
+            c.results.rows.iter().map(move |r| Sample {
+                draw,
+                image: r.image,
+                m: r.m,
+                algorithm: r.algorithm,
+                decoder: r.decoder.clone(),
+                selection: r.selection,
+                ssim: r.ssim_wang2004_padded32,
+                error: r.error_padded1024,
+            })
+        })
+        .collect()
+}
+
+/// The curve of one algorithm (and decoder) under one selection mode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Curve {
+    /// Algorithm.
+    pub algorithm: Algorithm,
+    /// Decoder (empty for the sparse methods).
+    pub decoder: String,
+    /// Selection mode.
+    pub selection: Selection,
+}
+
+impl Curve {
+    /// Whether `s` lies on this curve at `m`.
+    fn has(&self, s: &Sample, m: usize) -> bool {
+        s.algorithm == self.algorithm && s.decoder == self.decoder && s.selection == self.selection && s.m == m
+    }
+}
+
+/// `value` of the samples on `curve` at `m`, keyed by (image, draw).
+pub fn cells(samples: &[Sample], curve: &Curve, m: usize, value: fn(&Sample) -> f64) -> BTreeMap<(usize, usize), f64> {
+    samples
+        .iter()
+        .filter(|s| curve.has(s, m))
+        .map(|s| ((s.image, s.draw), value(s)))
+        .collect()
+}
+
+/// Groups `(image, draw) → value` into per-image lists over the draws (images in order).
+pub fn strata(cells: &BTreeMap<(usize, usize), f64>) -> Vec<Vec<f64>> {
+    let mut out: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for (&(image, _), &v) in cells {
+        out.entry(image).or_default().push(v);
+    }
+    out.into_values().collect()
+}
+
 /// Writes the run's CSV files and Figures 2–3 (at m = 200 and the largest m below 1000) into
 /// the claim's folder; returns `(files, figures)`.
 pub fn write(dir: &ClaimDir<'_>, c: &Computed) -> Result<(Vec<String>, Vec<String>)> {
@@ -144,176 +261,298 @@ pub fn write(dir: &ClaimDir<'_>, c: &Computed) -> Result<(Vec<String>, Vec<Strin
     write_reconstruction(dir.out, &dir.name, &c.results, &c.summary, &figure_m)
 }
 
-/// The summary row of one curve at one m.
-pub fn point<'a>(
-    summary: &'a [SummaryRow],
-    algorithm: Algorithm,
-    decoder: &str,
-    selection: Selection,
-    m: usize,
-) -> Option<&'a SummaryRow> {
-    summary
-        .iter()
-        .find(|r| r.algorithm == algorithm && r.decoder == decoder && r.selection == selection && r.m == m)
-}
-
-/// The DPR decoders of a run, in order.
-pub fn decoder_names(summary: &[SummaryRow]) -> Vec<String> {
+/// The DPR decoders among the samples, in order.
+pub fn decoder_names(samples: &[Sample]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for r in summary.iter().filter(|r| r.algorithm == Algorithm::Dpr) {
-        if !names.contains(&r.decoder) {
-            names.push(r.decoder.clone());
+    for s in samples.iter().filter(|s| s.algorithm == Algorithm::Dpr) {
+        if !names.contains(&s.decoder) {
+            names.push(s.decoder.clone());
         }
     }
     names
 }
 
+/// The m values of one algorithm's samples, ascending.
+pub fn m_values(samples: &[Sample], algorithm: Algorithm) -> Vec<usize> {
+    let mut ms: Vec<usize> = samples
+        .iter()
+        .filter(|s| s.algorithm == algorithm)
+        .map(|s| s.m)
+        .collect();
+    ms.sort_unstable();
+    ms.dedup();
+    ms
+}
+
 /// The three sparse methods.
 pub const SPARSE: [Algorithm; 3] = [Algorithm::Sparta, Algorithm::Copram, Algorithm::Thwf];
 
-/// One comparison a claim makes (`c9_checks.csv`, `c10_checks.csv`): one mean over the images
-/// against its requirement.
+/// One requirement of a claim (`c9_checks.csv`, `c10_checks.csv`): a mean over the digits
+/// (of each digit's mean over the draws) with its intervals, against a threshold.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckRow {
     /// Master seed.
     pub seed: u64,
-    /// Images averaged.
+    /// Draws of `A` per (digit, m).
+    pub draws: usize,
+    /// Digits (strata).
     pub images: usize,
-    /// The DPR decoder of this comparison.
+    /// The DPR decoder of this requirement.
     pub decoder: String,
     /// Selection mode (for the sparse methods: `objective` = sign by pixel sum).
     pub selection: Selection,
-    /// The algorithm whose mean this is.
+    /// The algorithm whose quantity this is (for C10: the sparse method DPR is compared with).
     pub algorithm: Algorithm,
     /// Measurements.
     pub m: usize,
-    /// `ssim_wang2004_padded32_mean` or `error_padded1024_mean` (means over the images).
+    /// What is averaged (e.g. `ssim_wang2004_padded32`).
     pub quantity: &'static str,
+    /// `estimate`: a mean over fixed digits of means over random draws.
+    pub kind: &'static str,
     /// The mean.
-    pub value: f64,
-    /// What the claim requires of it.
-    pub requirement: String,
-    /// Whether the requirement is met.
-    pub met: bool,
+    pub mean: f64,
+    /// Its standard error (stratified over the digits).
+    pub se: f64,
+    /// Welch–Satterthwaite degrees of freedom.
+    pub df: f64,
+    /// 95% t interval, lower end.
+    pub ci95_lo: f64,
+    /// 95% t interval, upper end.
+    pub ci95_hi: f64,
+    /// Bonferroni `1 − α/K` interval, lower end (`K` requirements of this decoder).
+    pub ci_bonferroni_lo: f64,
+    /// Bonferroni interval, upper end.
+    pub ci_bonferroni_hi: f64,
+    /// The threshold.
+    pub threshold: f64,
+    /// `above` (mean > threshold required) or `below`.
+    pub side: &'static str,
+    /// `clears` (95% interval on the required side), `wrong_side` (Bonferroni interval on the
+    /// other side) or `undecided`.
+    pub outcome: &'static str,
 }
 
-/// Whether a claim holds for one (decoder, selection) (`c9_verdicts.csv`, `c10_verdicts.csv`).
+impl CheckRow {
+    /// The requirement it states.
+    pub fn requirement(&self) -> Requirement {
+        Requirement {
+            threshold: self.threshold,
+            above: self.side == "above",
+            interval: (self.ci95_lo, self.ci95_hi),
+            interval_bonferroni: (self.ci_bonferroni_lo, self.ci_bonferroni_hi),
+        }
+    }
+}
+
+/// What a claim asks of one quantity, before its intervals are computed.
+pub struct Ask {
+    /// The DPR decoder it belongs to.
+    pub decoder: String,
+    /// Selection mode.
+    pub selection: Selection,
+    /// The algorithm named in the row.
+    pub algorithm: Algorithm,
+    /// Measurements named in the row.
+    pub m: usize,
+    /// What is averaged.
+    pub quantity: &'static str,
+    /// Per-digit replicates over the draws.
+    pub strata: Vec<Vec<f64>>,
+    /// The threshold.
+    pub threshold: f64,
+    /// Whether the mean must lie above it.
+    pub above: bool,
+}
+
+/// The check rows of `asks` at level `alpha`: `K` for the Bonferroni intervals is the number of
+/// asks of the same decoder. Asks without at least 2 draws for every digit are dropped.
+pub fn checks(asks: Vec<Ask>, alpha: f64, seed: u64) -> Vec<CheckRow> {
+    let per_decoder = |d: &str| asks.iter().filter(|a| a.decoder == d).count().max(1) as f64;
+    asks.iter()
+        .filter_map(|a| {
+            let ci = stratified_interval(&a.strata, alpha)?;
+            let wide = stratified_interval(&a.strata, alpha / per_decoder(&a.decoder))?;
+            let mut row = CheckRow {
+                seed,
+                draws: a.strata.iter().map(Vec::len).min().unwrap_or(0),
+                images: a.strata.len(),
+                decoder: a.decoder.clone(),
+                selection: a.selection,
+                algorithm: a.algorithm,
+                m: a.m,
+                quantity: a.quantity,
+                kind: "estimate",
+                mean: ci.mean,
+                se: ci.se,
+                df: ci.df,
+                ci95_lo: ci.lo,
+                ci95_hi: ci.hi,
+                ci_bonferroni_lo: wide.lo,
+                ci_bonferroni_hi: wide.hi,
+                threshold: a.threshold,
+                side: if a.above { "above" } else { "below" },
+                outcome: "undecided",
+            };
+            let r = row.requirement();
+            row.outcome = if r.wrong_side() {
+                "wrong_side"
+            } else if r.clears() {
+                "clears"
+            } else {
+                "undecided"
+            };
+            Some(row)
+        })
+        .collect()
+}
+
+/// The verdict of one decoder: [`all_clear`] over its check rows (both selection modes).
+pub fn judge(checks: &[CheckRow], decoder: &str) -> Verdict {
+    let requirements: Vec<Requirement> = checks
+        .iter()
+        .filter(|c| c.decoder == decoder)
+        .map(CheckRow::requirement)
+        .collect();
+    all_clear(&requirements)
+}
+
+/// The verdict of each decoder (`c9_verdicts.csv`, `c10_verdicts.csv`).
 #[derive(Clone, Debug, Serialize)]
 pub struct VerdictRow {
     /// Master seed.
     pub seed: u64,
     /// The DPR decoder.
     pub decoder: String,
-    /// Selection mode.
-    pub selection: Selection,
-    /// Whether this combination decides the claim's verdict.
+    /// Whether this decoder decides the claim's verdict.
     pub judged: bool,
-    /// Whether every check of the combination is met.
-    pub holds: bool,
+    /// Its verdict.
+    pub verdict: Verdict,
 }
 
-/// The verdict rows of `checks`: one per (decoder, selection), in order of appearance.
+/// One verdict row per decoder of `checks`, in order of appearance.
 pub fn verdicts(checks: &[CheckRow], judged_decoder: &str, seed: u64) -> Vec<VerdictRow> {
     let mut out: Vec<VerdictRow> = Vec::new();
     for c in checks {
-        match out
-            .iter_mut()
-            .find(|v| v.decoder == c.decoder && v.selection == c.selection)
-        {
-            Some(v) => v.holds &= c.met,
-            None => out.push(VerdictRow {
+        if !out.iter().any(|v| v.decoder == c.decoder) {
+            out.push(VerdictRow {
                 seed,
                 decoder: c.decoder.clone(),
-                selection: c.selection,
                 judged: c.decoder == judged_decoder,
-                holds: c.met,
-            }),
+                verdict: judge(checks, &c.decoder),
+            });
         }
     }
     out
 }
 
-/// Writes the claim's files (the run, `<prefix>_checks.csv`, `<prefix>_verdicts.csv`) and
-/// assembles its report: PASS when every judged (decoder, selection) holds, FAIL otherwise.
+/// `decoder/selection: … mean [lo, hi]` for each check, for the statistic column.
+pub fn describe_checks(checks: &[CheckRow]) -> String {
+    checks
+        .iter()
+        .map(|c| {
+            format!(
+                "{}{}/{} {} m = {}: {:.4} [{:.4}, {:.4}] ({} {})",
+                c.algorithm.label(),
+                if c.decoder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", c.decoder)
+                },
+                c.selection.name(),
+                c.quantity,
+                c.m,
+                c.mean,
+                c.ci95_lo,
+                c.ci95_hi,
+                c.side,
+                c.threshold
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Writes the claim's files (draw 0's run and figures, `<prefix>_checks.csv`,
+/// `<prefix>_verdicts.csv`) and assembles its report: the judged decoder's verdict.
 pub fn report(
     spec: &super::Spec,
     dir: &ClaimDir<'_>,
-    c: &Computed,
+    draws: &[Arc<Computed>],
     prefix: &str,
     checks: &[CheckRow],
-    verdict_rows: &[VerdictRow],
-    measured: String,
+    judged_decoder: &str,
 ) -> Result<super::ClaimReport> {
-    let (mut files, figures) = write(dir, c)?;
+    let first = &draws[0];
+    let (mut files, figures) = write(dir, first)?;
+    let verdict_rows = verdicts(checks, judged_decoder, first.results.rows.first().map_or(0, |r| r.seed));
     files.push(dir.write_csv(&format!("{prefix}_checks.csv"), checks)?);
-    files.push(dir.write_csv(&format!("{prefix}_verdicts.csv"), verdict_rows)?);
-    let judged: Vec<&VerdictRow> = verdict_rows.iter().filter(|v| v.judged).collect();
-    let pass = !judged.is_empty() && judged.iter().all(|v| v.holds);
-    let failing: Vec<String> = verdict_rows
+    files.push(dir.write_csv(&format!("{prefix}_verdicts.csv"), &verdict_rows)?);
+    let verdict = judge(checks, judged_decoder);
+    let others: Vec<String> = verdict_rows
         .iter()
-        .filter(|v| !v.judged && !v.holds)
-        .map(|v| format!("{}/{}", v.decoder, v.selection.name()))
+        .filter(|v| !v.judged)
+        .map(|v| format!("{}: {}", v.decoder, v.verdict.label()))
         .collect();
-    let judged_names: Vec<String> = judged
-        .iter()
-        .map(|v| v.decoder.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let lead = match failing.len() {
-        0 => format!("verdict judged on decoder {}", judged_names.join(", ")),
-        _ => format!(
-            "verdict judged on decoder {}; not judged but FAILING: {}",
-            judged_names.join(", "),
-            failing.join(", ")
-        ),
+    let count = |outcome: &str| {
+        checks
+            .iter()
+            .filter(|c| c.decoder == judged_decoder && c.outcome == outcome)
+            .count()
     };
-    Ok(super::ClaimReport::new(
-        spec,
-        format!("{lead}. {measured}"),
-        super::Verdict::from_bool(pass),
-        files,
-        figures,
-    ))
-}
-
-/// `decoder/selection: holds` or `FAILS`, for the measured text.
-pub fn verdict_words(v: &VerdictRow) -> String {
-    format!(
-        "{}/{}: {}{}",
-        v.decoder,
-        v.selection.name(),
-        if v.holds { "holds" } else { "FAILS" },
-        if v.judged { " (judged)" } else { "" }
+    let measured = format!(
+        "verdict judged on decoder {judged_decoder} ({} of {} requirements clear, {} on the wrong side; not judged: {}); {} digits ({}) × {} independent draws of A per (digit, m); figures from draw 0",
+        count("clears"),
+        checks.iter().filter(|c| c.decoder == judged_decoder).count(),
+        count("wrong_side"),
+        if others.is_empty() {
+            "none".to_string()
+        } else {
+            others.join(", ")
+        },
+        first.images,
+        first.source,
+        draws.len(),
+    );
+    let judged: Vec<CheckRow> = checks.iter().filter(|c| c.decoder == judged_decoder).cloned().collect();
+    Ok(
+        super::ClaimReport::new(spec, measured, verdict, files, figures).with_statistic(format!(
+            "means over digits with 95% stratified t intervals (α = {ALPHA}): {}",
+            describe_checks(&judged)
+        )),
     )
 }
 
-/// A summary row with the given means (every spread equal to the mean), for the claims' tests.
 #[cfg(test)]
-pub(crate) fn test_point(
-    algorithm: Algorithm,
-    decoder: &str,
-    selection: Selection,
-    m: usize,
-    (ssim, error): (f64, f64),
-) -> SummaryRow {
-    SummaryRow {
-        seed: 1,
-        m,
-        algorithm,
-        decoder: decoder.into(),
-        selection,
-        images: 10,
-        error_padded1024_mean: error,
-        error_padded1024_std: 0.0,
-        error_padded1024_min: error,
-        error_padded1024_max: error,
-        error_original784_mean: error,
-        ssim_wang2004_padded32_mean: ssim,
-        ssim_wang2004_padded32_std: 0.0,
-        ssim_wang2004_padded32_min: ssim,
-        ssim_wang2004_padded32_max: ssim,
-        images_ssim_above_0_9: 0,
-        images_blank_closer: 0,
+pub(crate) mod testing {
+    use super::*;
+
+    /// Samples of one curve at `m`: 10 digits × `draws` draws, digit `i` draw `j` at
+    /// `centre + spread · ((i + j) mod 3 − 1)` for both SSIM and error.
+    pub(crate) fn curve(
+        algorithm: Algorithm,
+        decoder: &str,
+        selection: Selection,
+        m: usize,
+        centre: f64,
+        spread: f64,
+        draws: usize,
+    ) -> Vec<Sample> {
+        (0..10)
+            .flat_map(|image| {
+                (0..draws).map(move |draw| {
+                    let v = centre + spread * (((image + draw) % 3) as f64 - 1.0);
+                    Sample {
+                        draw,
+                        image,
+                        m,
+                        algorithm,
+                        decoder: decoder.to_string(),
+                        selection,
+                        ssim: v,
+                        error: v,
+                    }
+                })
+            })
+            .collect()
     }
 }

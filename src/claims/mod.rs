@@ -15,6 +15,7 @@ pub mod c7_sample_complexity;
 pub mod c8_negation_check;
 pub mod c9_image_ssim;
 pub mod image_experiment;
+pub mod verdicts;
 
 use std::path::{Path, PathBuf};
 
@@ -96,6 +97,11 @@ impl Spec {
     }
 }
 
+/// The level of every claim's test: the probability of a wrong PASS (or a wrong FAIL) under
+/// the null hypothesis the claim's spec states is at most 5% overall per claim, with a
+/// multiple-comparison correction wherever several grid points are judged (docs/THEORY.md §15).
+pub const ALPHA: f64 = 0.05;
+
 /// Outcome of a claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -124,6 +130,52 @@ impl Verdict {
     }
 }
 
+/// How often a claim's verdict agrees with itself across replicates (master seeds).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Agreement {
+    /// Claim id.
+    pub claim: String,
+    /// Replicates.
+    pub replicates: usize,
+    /// PASS count.
+    pub pass: usize,
+    /// FAIL count.
+    pub fail: usize,
+    /// INCONCLUSIVE count.
+    pub inconclusive: usize,
+    /// The most frequent verdict (ties: FAIL before INCONCLUSIVE before PASS, the cautious
+    /// reading).
+    pub modal_verdict: Verdict,
+    /// Share of replicates with the modal verdict (exact: a count ratio).
+    pub agreement: f64,
+}
+
+/// The [`Agreement`] of one claim's verdicts over its replicates (nonempty).
+pub fn agreement(claim: &str, verdicts: &[Verdict]) -> Agreement {
+    let count = |v: Verdict| verdicts.iter().filter(|&&x| x == v).count();
+    let (pass, fail, inconclusive) = (count(Verdict::Pass), count(Verdict::Fail), count(Verdict::Inconclusive));
+    let modal_verdict = [
+        (fail, Verdict::Fail),
+        (inconclusive, Verdict::Inconclusive),
+        (pass, Verdict::Pass),
+    ]
+    .into_iter()
+    .fold(
+        (0, Verdict::Fail),
+        |best, (n, v)| if n > best.0 { (n, v) } else { best },
+    )
+    .1;
+    Agreement {
+        claim: claim.to_string(),
+        replicates: verdicts.len(),
+        pass,
+        fail,
+        inconclusive,
+        modal_verdict,
+        agreement: count(modal_verdict) as f64 / verdicts.len().max(1) as f64,
+    }
+}
+
 /// What a claim reports for the summary table.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClaimReport {
@@ -135,6 +187,9 @@ pub struct ClaimReport {
     pub measured: String,
     /// The pass criterion.
     pub criterion: String,
+    /// The test statistic behind the verdict with its p-value or interval (empty where a
+    /// claim does not state one).
+    pub statistic: String,
     /// The verdict.
     pub verdict: Verdict,
     /// Files written, relative to the verify folder.
@@ -152,10 +207,17 @@ impl ClaimReport {
             title: spec.title.clone(),
             measured,
             criterion: spec.criterion.clone(),
+            statistic: String::new(),
             verdict,
             files,
             figures,
         }
+    }
+
+    /// The same report with the test statistic (and its p-value or interval) behind the
+    /// verdict.
+    pub fn with_statistic(self, statistic: String) -> Self {
+        Self { statistic, ..self }
     }
 }
 
@@ -219,5 +281,23 @@ pub fn run(spec: &Spec, full: bool, seed: u64, dir: &ClaimDir<'_>) -> Result<Cla
             path: PathBuf::from(format!("verify/{other}")),
             reason: format!("no claim implements id {other:?}; known ids: C0, C1, C2, C3, C4, C5, C6, C7, C8, C9, C10"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agreement_counts_the_modal_verdict_and_breaks_ties_cautiously() {
+        use Verdict::{Fail, Inconclusive, Pass};
+        // The C8 over seeds 1-4: FAIL, PASS, FAIL, PASS: a coin flip, read as FAIL.
+        let flip = agreement("C8", &[Fail, Pass, Fail, Pass]);
+        assert_eq!((flip.modal_verdict, flip.pass, flip.fail), (Fail, 2, 2));
+        assert!((flip.agreement - 0.5).abs() < 1e-15);
+        let stable = agreement("C0", &[Pass, Pass, Pass, Inconclusive, Pass]);
+        assert_eq!(stable.modal_verdict, Pass);
+        assert!((stable.agreement - 0.8).abs() < 1e-15);
+        assert_eq!(agreement("C9", &[Pass, Inconclusive]).modal_verdict, Inconclusive);
     }
 }

@@ -79,6 +79,8 @@ pub fn run_in_memory(study: &SweepStudy) -> Result<(TrialRows<SweepRow>, Analysi
 pub struct Completed {
     /// The sweep.
     pub study: SweepStudy,
+    /// Its trial rows, by trial id.
+    pub rows: TrialRows<SweepRow>,
     /// Its analysis.
     pub analysis: Analysis,
     /// The files written.
@@ -94,6 +96,7 @@ pub fn run_into(out: &OutputDir, prefix: &Path, config: SweepConfig, source: &Pa
     let written = write_outputs(out, prefix, &study, &rows, &analysis)?;
     Ok(Completed {
         study,
+        rows,
         analysis,
         written,
     })
