@@ -450,7 +450,7 @@ impl BoxLayer {
                 diagonal,
                 active,
                 open,
-                upper: bound.min(parent.upper),
+                upper: bound,
                 id: 0,
             },
             witness,

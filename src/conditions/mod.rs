@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod certify;
 pub mod certify_boxes;
+pub mod certify_check;
 pub mod rrcp;
 pub mod spectral;
 pub mod wdc;
