@@ -16,7 +16,9 @@ use crate::conditions::certify_boxes::{
 };
 use crate::conditions::certify_check::CertificateFile;
 use crate::conditions::wdc::{DENSE_MAX_INPUT, Domain, WdcEstimate, WdcSearch, estimate_layer};
-use crate::conditions::wdc_scaling::{ScalingRow, ScalingStudy, StudyPlan, fit_widths, summarize};
+use crate::conditions::wdc_scaling::{
+    ScalingRow, ScalingStudy, StudyPlan, default_box_tolerance, fit_widths, summarize,
+};
 use crate::core::network::Network;
 use crate::error::{Error, Result};
 use crate::exec::Study;
@@ -196,13 +198,9 @@ fn tolerance(args: &WdcArgs, k: usize) -> Tolerance {
 }
 
 /// Default absolute tolerance of a certificate: 1e-3 for k = 2 (exact sectors are cheap),
-/// 1e-2 for k = 3, 5e-2 for k = 4 (the box search's cost grows like `tol^{−2(k−1)}`).
+/// the box search's defaults for k = 3, 4.
 pub fn default_tolerance(k: usize) -> f64 {
-    match k {
-        2 => 1e-3,
-        3 => 1e-2,
-        _ => 5e-2,
-    }
+    if k == 2 { 1e-3 } else { default_box_tolerance(k) }
 }
 
 /// Certifies layer `l`; the box search starts from the sampled-and-refined estimate and
@@ -561,6 +559,7 @@ fn scaling(ctx: &Context, args: &WdcArgs, ks: &[usize], ns: &[usize]) -> Result<
         grow_pairs: false,
         certify: args.certify,
         tol: args.tol.unwrap_or(default_tolerance(2)),
+        box_tol: args.tol,
     };
     let study = ScalingStudy::new(ks, ns, args.trials, &plan, ctx.seed);
     let out = ctx.out_dir("wdc");
