@@ -352,6 +352,9 @@ pub fn spectrum(mut a: Small, k: usize) -> Spectrum {
     out
 }
 
+/// A box's cap: centre (unit) and angular radius ([`SphereBox::centre`], [`SphereBox::radius`]).
+type Cap = ([f64; MAX_INPUT], f64);
+
 /// A row still open in a pair: its index and its status on `X` and on `Y` (never both
 /// active, never either inactive).
 type OpenRow = (u32, u8, u8);
@@ -363,6 +366,8 @@ struct PairNode {
     y: SphereBox,
     /// `X = Y` (a diagonal pair: splitting it gives three children, by symmetry).
     diagonal: bool,
+    /// Cap centre and radius of `X` and of `Y` (a child reuses those of the box it keeps).
+    caps: [Cap; 2],
     /// `G₀`: the outer products of the jointly active rows.
     active: Small,
     /// Rows open in this pair.
@@ -432,7 +437,17 @@ impl BoxLayer {
             };
             add_into(target, &self.outer[r as usize], k);
         }
-        let (xc, yc) = (x.centre(k), y.centre(k));
+        let cap = |b: &SphereBox| {
+            if *b == parent.x {
+                parent.caps[0]
+            } else if *b == parent.y {
+                parent.caps[1]
+            } else {
+                (b.centre(k), b.radius(k))
+            }
+        };
+        let caps = [cap(&x), cap(&y)];
+        let ((xc, rx), (yc, ry)) = (caps[0], caps[1]);
         let q = self.q(&xc, &yc);
         let mut none = active;
         sub_into(&mut none, &q, k);
@@ -440,7 +455,7 @@ impl BoxLayer {
         add_into(&mut all, &open_sum, k);
         let low = spectrum(none, k);
         let high = spectrum(all, k);
-        let lipschitz = LIPSCHITZ_Q * (x.radius(k) + y.radius(k));
+        let lipschitz = LIPSCHITZ_Q * (rx + ry);
         let bound = high.upper.max(-low.lower) + lipschitz + 2.0 * self.rounding;
         let witness = self.centre_value(&open, &none, (&xc, &yc));
         Evaluated {
@@ -448,6 +463,7 @@ impl BoxLayer {
                 x,
                 y,
                 diagonal,
+                caps,
                 active,
                 open,
                 upper: bound,
@@ -498,10 +514,12 @@ impl BoxLayer {
     /// The parent of every root: no rows decided, no bound.
     fn unsplit(&self) -> PairNode {
         let face = SphereBox::faces(self.k)[0];
+        let cap = (face.centre(self.k), face.radius(self.k));
         PairNode {
             x: face,
             y: face,
             diagonal: true,
+            caps: [cap, cap],
             active: [[0.0; MAX_INPUT]; MAX_INPUT],
             open: (0..self.rows.len() as u32).map(|r| (r, OPEN, OPEN)).collect(),
             upper: f64::INFINITY,
