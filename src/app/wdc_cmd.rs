@@ -205,7 +205,13 @@ pub fn default_tolerance(k: usize) -> f64 {
 
 /// Certifies layer `l`; the box search starts from the sampled-and-refined estimate and
 /// reports its progress on stderr every 10 s (unless `--quiet`).
-fn certify_layer(ctx: &Context, args: &WdcArgs, net: &Network, l: usize, est: &WdcEstimate) -> LayerCertificate {
+fn certify_layer(
+    ctx: &Context,
+    args: &WdcArgs,
+    net: &Network,
+    l: usize,
+    est: &WdcEstimate,
+) -> Result<LayerCertificate> {
     let w = net.layers()[l].weight.as_ref();
     let k = w.ncols();
     let tol = tolerance(args, k);
@@ -213,15 +219,14 @@ fn certify_layer(ctx: &Context, args: &WdcArgs, net: &Network, l: usize, est: &W
         let Tolerance::Absolute(t) = tol else {
             unreachable!("k = 2 always gets an absolute tolerance")
         };
-        return LayerCertificate::Sector(certify(w, t));
+        return Ok(LayerCertificate::Sector(certify(w, t)));
     }
     let search = BoxSearch {
         tolerance: tol,
-        budget: args
-            .budget
-            .as_deref()
-            .map_or(Ok(Budget::Unlimited), |b| budget("--budget", b))
-            .unwrap_or(Budget::Unlimited),
+        budget: match &args.budget {
+            Some(text) => budget("--budget", text)?,
+            None => Budget::Unlimited,
+        },
     };
     let seed = Witness {
         value: est.lower_bound,
@@ -246,7 +251,12 @@ fn certify_layer(ctx: &Context, args: &WdcArgs, net: &Network, l: usize, est: &W
             );
         }
     };
-    LayerCertificate::Boxes(certify_boxes(w, &search, Some(seed), &mut report))
+    Ok(LayerCertificate::Boxes(certify_boxes(
+        w,
+        &search,
+        Some(seed),
+        &mut report,
+    )))
 }
 
 /// Writes a certificate file in one rename (a failed write leaves nothing behind).
@@ -359,8 +369,8 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
     let certs: Vec<(usize, LayerCertificate)> = if args.certify {
         certifiable
             .iter()
-            .map(|&l| (l, certify_layer(ctx, &args, &net, l, &est[l])))
-            .collect()
+            .map(|&l| Ok((l, certify_layer(ctx, &args, &net, l, &est[l])?)))
+            .collect::<Result<_>>()?
     } else {
         Vec::new()
     };
