@@ -49,8 +49,11 @@ pub enum Command {
     Expected(ExpectedCommand),
     /// Make, inspect and save a network (widths, activations, expansivity, weight statistics).
     Net(NetArgs),
-    /// Estimate (lower bound) or certify (k = 2) the WDC constant ε of every layer; scaling studies.
+    /// Estimate (lower bound) or certify (k ≤ 4) the WDC constant ε of every layer; scaling studies.
     Wdc(WdcArgs),
+    /// Check a WDC certificate file (`wdc --certify --certificate FILE`) against the weights:
+    /// replay its splits and recompute every leaf bound.
+    CheckCertificate(CheckCertificateArgs),
     /// Estimate (lower bound) the RRCP constant ε of a network and A with m rows; scaling in m.
     Rrcp(RrcpArgs),
     /// Audit a network against every hypothesis of Theorem II.1 (architecture, weights, ε).
@@ -272,12 +275,26 @@ pub struct WdcArgs {
     /// 40 for wider layers].
     #[arg(long)]
     pub refine_steps: Option<usize>,
-    /// Certify ε exactly (interval [lower, upper]) for layers with 2 inputs.
+    /// Certify ε (interval [lower, upper]) for layers with 2, 3 or 4 inputs: exact sectors for
+    /// k = 2, branch and bound on pairs of sphere boxes for k = 3, 4.
     #[arg(long)]
     pub certify: bool,
-    /// Width of the certified interval.
-    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
-    pub tol: f64,
+    /// Absolute width of the certified interval [default: 1e-3 for k = 2, 1e-2 for k = 3,
+    /// 5e-2 for k = 4].
+    #[arg(long, allow_negative_numbers = true)]
+    pub tol: Option<f64>,
+    /// Relative width of the certified interval instead (upper − lower ≤ rel-tol · lower;
+    /// k = 3, 4).
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "tol", requires = "certify")]
+    pub rel_tol: Option<f64>,
+    /// Stop the box search (k = 3, 4) after this budget and report the interval reached: a
+    /// time (`90s`, `10m`, `2h`) or a number of pair evaluations (`2000000`).
+    #[arg(long, requires = "certify")]
+    pub budget: Option<String>,
+    /// Write the box search's certificate (first layer with 3 or 4 inputs) to this JSON file,
+    /// for `dpr-audit check-certificate`.
+    #[arg(long, requires = "certify")]
+    pub certificate: Option<PathBuf>,
     /// Skip the assumption audit printed beside the estimate (it re-estimates ε after
     /// rescaling each layer to variance 1/n_i, doubling the time).
     #[arg(long)]
@@ -285,6 +302,16 @@ pub struct WdcArgs {
     /// Scale-out of the scaling study (--shard, --resume).
     #[command(flatten)]
     pub scale_out: ScaleOutArgs,
+}
+
+/// `dpr-audit check-certificate`.
+#[derive(Clone, Debug, Args, serde::Serialize)]
+pub struct CheckCertificateArgs {
+    /// The certificate file.
+    pub file: PathBuf,
+    /// The network whose layer the certificate is about.
+    #[command(flatten)]
+    pub source: NetworkSource,
 }
 
 /// `--shard` and `--resume` of a study that runs as trials (`wdc`/`rrcp` scaling studies).

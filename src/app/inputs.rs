@@ -105,3 +105,33 @@ pub fn positive(name: &'static str, value: f64) -> Result<()> {
     }
     Ok(())
 }
+
+/// Parses a search budget: a time (`90s`, `10m`, `2h`) or a number of pair evaluations
+/// (`2000000`); zero is refused.
+pub fn budget(name: &'static str, text: &str) -> Result<crate::conditions::certify_boxes::Budget> {
+    use crate::conditions::certify_boxes::Budget;
+    let fix = "give a time such as 90s, 10m or 2h, or a number of pair evaluations such as 2000000";
+    let t = text.trim();
+    let (number, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit() && *c != '.') {
+        Some((i, _)) => (&t[..i], &t[i..]),
+        None => (t, ""),
+    };
+    let seconds = match unit {
+        "" => {
+            let nodes: u64 = number.parse().map_err(|_| Error::param(name, text, fix))?;
+            if nodes == 0 {
+                return Err(Error::param(name, text, fix));
+            }
+            return Ok(Budget::Nodes(nodes));
+        }
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(Error::param(name, text, fix)),
+    };
+    let value: f64 = number.parse().map_err(|_| Error::param(name, text, fix))?;
+    if !(value.is_finite() && value > 0.0) {
+        return Err(Error::param(name, text, fix));
+    }
+    Ok(Budget::Time(std::time::Duration::from_secs_f64(value * seconds)))
+}

@@ -6,6 +6,7 @@
 
 pub mod audit_cmd;
 pub mod census_cmd;
+pub mod check_certificate_cmd;
 pub mod cli;
 pub mod context;
 pub mod expected_cmd;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli, command_line: Vec<String>) -> Result<Outcome> {
         Command::Expected(args) => expected_cmd::run(&ctx, args),
         Command::Net(args) => net_cmd::run(&ctx, args),
         Command::Wdc(args) => wdc_cmd::run(&ctx, args),
+        Command::CheckCertificate(args) => check_certificate_cmd::run(&ctx, args),
         Command::Rrcp(args) => rrcp_cmd::run(&ctx, args),
         Command::Audit(args) => audit_cmd::run(&ctx, args),
         Command::Solve(args) => solve_cmd::run(&ctx, args),

@@ -1,16 +1,22 @@
 //! `dpr-audit wdc`: the WDC constant of every layer of a network (sampled lower bound, and a
-//! certified interval for layers with two inputs), or a scaling study over `--k × --n`.
+//! certified interval for layers with 2 to 4 inputs), or a scaling study over `--k × --n`.
 
 use serde::Serialize;
 
 use super::cli::WdcArgs;
 use super::context::{Context, Outcome};
-use super::inputs::{NetworkOrigin, at_least, network, positive};
+use super::inputs::{NetworkOrigin, at_least, budget, network, positive};
 use super::scaleout::{Ran, refuse_for_single, run_trials, sources};
 use crate::conditions::audit::{AuditReport, rescale_to_theory};
 use crate::conditions::certify::{Certificate, certify};
+use crate::conditions::certify_boxes::{
+    BoxCertificate, BoxSearch, Budget, MAX_INPUT, MIN_INPUT, Progress, Tolerance, Witness, certify_boxes,
+};
+use crate::conditions::certify_check::CertificateFile;
 use crate::conditions::wdc::{DENSE_MAX_INPUT, Domain, WdcEstimate, WdcSearch, estimate_layer};
-use crate::conditions::wdc_scaling::{ScalingRow, ScalingStudy, StudyPlan, fit_widths, summarize};
+use crate::conditions::wdc_scaling::{
+    ScalingRow, ScalingStudy, StudyPlan, default_box_tolerance, fit_widths, summarize,
+};
 use crate::core::network::Network;
 use crate::error::{Error, Result};
 use crate::exec::Study;
@@ -52,6 +58,15 @@ pub struct LayerRow {
     pub lower: f64,
     /// Upper bound on ε (certificates only).
     pub upper: Option<f64>,
+    /// `upper − lower` (certificates only).
+    pub gap: Option<f64>,
+    /// Why the certificate's search stopped: `converged` (gap within the tolerance),
+    /// `budget` or `resolution` (box search only).
+    pub stop: Option<&'static str>,
+    /// Pairs of boxes evaluated (box search) or rectangles (k = 2 sectors).
+    pub nodes: Option<u64>,
+    /// Pairs of boxes closed because their bound was within the tolerance (box search).
+    pub pruned: Option<u64>,
     /// Angle between the maximising x and y.
     pub argmax_angle: f64,
     /// The maximising x (semicolon-separated).
@@ -70,7 +85,45 @@ fn validate(args: &WdcArgs) -> Result<()> {
         "sample at least one pair, e.g. --pairs 20000",
     )?;
     at_least("--trials", args.trials, 1, "run at least one trial")?;
-    positive("--tol", args.tol)?;
+    if let Some(tol) = args.tol {
+        positive("--tol", tol)?;
+    }
+    if let Some(rel) = args.rel_tol {
+        positive("--rel-tol", rel)?;
+    }
+    if let Some(text) = &args.budget {
+        budget("--budget", text)?;
+    }
+    if args.certify
+        && let Some(bad) = args
+            .k
+            .iter()
+            .flatten()
+            .find(|&&k| !(MIN_INPUT..=MAX_INPUT).contains(&k))
+    {
+        return Err(Error::param(
+            "--k",
+            bad,
+            "certificates exist for k = 2, 3, 4; drop --certify for the sampled lower bound at this k",
+        ));
+    }
+    if let Some(path) = &args.certificate {
+        if args.k.is_some() {
+            return Err(Error::param(
+                "--certificate",
+                path.display(),
+                "certificate files are written for one network (--widths or --weights), not for a scaling study",
+            ));
+        }
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if parent.is_some_and(|p| !p.is_dir()) {
+            return Err(Error::param(
+                "--certificate",
+                path.display(),
+                "the folder of the certificate file must exist",
+            ));
+        }
+    }
     for (name, list) in [("--k", &args.k), ("--n", &args.n)] {
         if let Some(bad) = list.iter().flatten().find(|&&v| v == 0) {
             return Err(Error::param(name, bad, "every width must be a positive integer"));
@@ -124,19 +177,138 @@ fn estimate_rows(est: &[WdcEstimate], base: &LayerRow) -> Vec<LayerRow> {
         .collect()
 }
 
-fn certificate_row(layer: usize, net: &Network, c: &Certificate, base: &LayerRow) -> LayerRow {
-    LayerRow {
+/// A layer's certificate: exact sectors (k = 2) or the box search (k = 3, 4).
+#[derive(Clone, Debug)]
+pub enum LayerCertificate {
+    /// k = 2.
+    Sector(Certificate),
+    /// k = 3, 4.
+    Boxes(BoxCertificate),
+}
+
+/// The tolerance for a layer with `k` inputs: `--rel-tol`, `--tol`, or the default for `k`.
+fn tolerance(args: &WdcArgs, k: usize) -> Tolerance {
+    match (args.rel_tol, args.tol) {
+        (Some(rel), _) if k > 2 => Tolerance::Relative(rel),
+        (_, Some(tol)) => Tolerance::Absolute(tol),
+        _ => Tolerance::Absolute(default_tolerance(k)),
+    }
+}
+
+/// Default absolute tolerance of a certificate: 1e-3 for k = 2 (exact sectors are cheap),
+/// the box search's defaults for k = 3, 4.
+pub fn default_tolerance(k: usize) -> f64 {
+    if k == 2 { 1e-3 } else { default_box_tolerance(k) }
+}
+
+/// Certifies layer `l`; the box search starts from the sampled-and-refined estimate and
+/// reports its progress on stderr every 10 s (unless `--quiet`).
+fn certify_layer(
+    ctx: &Context,
+    args: &WdcArgs,
+    net: &Network,
+    l: usize,
+    est: &WdcEstimate,
+) -> Result<LayerCertificate> {
+    let w = net.layers()[l].weight.as_ref();
+    let k = w.ncols();
+    let tol = tolerance(args, k);
+    if k == 2 {
+        let Tolerance::Absolute(t) = tol else {
+            unreachable!("k = 2 always gets an absolute tolerance")
+        };
+        return Ok(LayerCertificate::Sector(certify(w, t)));
+    }
+    let search = BoxSearch {
+        tolerance: tol,
+        budget: match &args.budget {
+            Some(text) => budget("--budget", text)?,
+            None => Budget::Unlimited,
+        },
+    };
+    let seed = Witness {
+        value: est.lower_bound,
+        x: est.argmax_x.clone(),
+        y: est.argmax_y.clone(),
+        source: "sampled".into(),
+    };
+    let started = std::time::Instant::now();
+    let mut last = 0u64;
+    let quiet = ctx.quiet;
+    let mut report = |p: &Progress| {
+        let now = started.elapsed().as_secs();
+        if !quiet && now >= last + 10 {
+            last = now;
+            eprintln!(
+                "wdc --certify layer {}: {} pairs evaluated, {} open, ε ∈ [{:.6}, {:.6}] after {now} s",
+                l + 1,
+                p.nodes,
+                p.open,
+                p.lower,
+                p.upper
+            );
+        }
+    };
+    Ok(LayerCertificate::Boxes(certify_boxes(
+        w,
+        &search,
+        Some(seed),
+        &mut report,
+    )))
+}
+
+/// Writes a certificate file in one rename (a failed write leaves nothing behind).
+fn write_certificate(path: &Path, file: &CertificateFile) -> Result<()> {
+    let staging = path.with_extension("partial");
+    let failed = |source| Error::Output {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::write(&staging, serde_json::to_vec(file)?).map_err(failed)?;
+    std::fs::rename(&staging, path).map_err(failed)
+}
+
+fn certificate_row(layer: usize, net: &Network, c: &LayerCertificate, base: &LayerRow) -> LayerRow {
+    let w = &net.layers()[layer].weight;
+    let common = LayerRow {
         kind: "certified_interval",
         domain: "full".into(),
         layer: layer + 1,
-        n_in: 2,
-        n_out: net.layers()[layer].weight.nrows(),
-        lower: c.lower,
-        upper: Some(c.upper),
-        argmax_angle: c.argmax_theta,
-        argmax_x: cell_list(&[c.argmax_alpha.cos(), c.argmax_alpha.sin()]),
-        argmax_y: cell_list(&[c.argmax_beta.cos(), c.argmax_beta.sin()]),
+        n_in: w.ncols(),
+        n_out: w.nrows(),
         ..base.clone()
+    };
+    match c {
+        LayerCertificate::Sector(c) => LayerRow {
+            lower: c.lower,
+            upper: Some(c.upper),
+            gap: Some(c.upper - c.lower),
+            nodes: Some(c.rectangles),
+            argmax_angle: c.argmax_theta,
+            argmax_x: cell_list(&[c.argmax_alpha.cos(), c.argmax_alpha.sin()]),
+            argmax_y: cell_list(&[c.argmax_beta.cos(), c.argmax_beta.sin()]),
+            ..common
+        },
+        LayerCertificate::Boxes(c) => LayerRow {
+            lower: c.lower,
+            upper: Some(c.upper),
+            gap: Some(c.gap()),
+            stop: Some(stop_label(c)),
+            nodes: Some(c.nodes),
+            pruned: Some(c.pruned),
+            argmax_angle: crate::core::vector::angle(&c.argmax.x, &c.argmax.y),
+            argmax_x: cell_list(&c.argmax.x),
+            argmax_y: cell_list(&c.argmax.y),
+            ..common
+        },
+    }
+}
+
+fn stop_label(c: &BoxCertificate) -> &'static str {
+    match c.stop {
+        crate::conditions::certify_boxes::Stop::Converged => "converged",
+        crate::conditions::certify_boxes::Stop::Budget => "budget",
+        crate::conditions::certify_boxes::Stop::Resolution => "resolution",
     }
 }
 
@@ -156,13 +328,24 @@ pub struct TraceRow {
 fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
     let (net, origin) = network(&args.source, ctx.seed, "wdc", 0)?;
     let certifiable: Vec<usize> = (0..net.depth())
-        .filter(|&l| net.layers()[l].weight.ncols() == 2)
+        .filter(|&l| (MIN_INPUT..=MAX_INPUT).contains(&net.layers()[l].weight.ncols()))
         .collect();
     if args.certify && certifiable.is_empty() {
         return Err(Error::param(
             "--certify",
             format!("widths {:?}", net.widths()),
-            "the exact certificate needs a layer with 2 inputs, e.g. --widths 2,200",
+            "certificates exist for layers with k = 2, 3 or 4 inputs (e.g. --widths 3,200); drop --certify for the sampled lower bound of wider layers",
+        ));
+    }
+    let box_layer = certifiable
+        .iter()
+        .copied()
+        .find(|&l| net.layers()[l].weight.ncols() > 2);
+    if let (Some(path), None) = (&args.certificate, box_layer) {
+        return Err(Error::param(
+            "--certificate",
+            path.display(),
+            "certificate files are written for a layer with 3 or 4 inputs (k = 2 prints its exact sector certificate)",
         ));
     }
     let bar = progress::bar(net.depth() as u64, "wdc", ctx.quiet);
@@ -181,11 +364,11 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
         })
         .collect();
     bar.finish_and_clear();
-    let certs: Vec<(usize, Certificate)> = if args.certify {
+    let certs: Vec<(usize, LayerCertificate)> = if args.certify {
         certifiable
             .iter()
-            .map(|&l| (l, certify(net.layers()[l].weight.as_ref(), args.tol)))
-            .collect()
+            .map(|&l| Ok((l, certify_layer(ctx, &args, &net, l, &est[l])?)))
+            .collect::<Result<_>>()?
     } else {
         Vec::new()
     };
@@ -207,6 +390,11 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
     let out = ctx.create_out(&ctx.out_dir("wdc"))?;
     out.write_csv("wdc.csv", &rows)?;
     out.write_csv("wdc_trace.csv", &trace)?;
+    if let Some(path) = &args.certificate
+        && let Some((l, LayerCertificate::Boxes(c))) = certs.iter().find(|(l, _)| Some(*l) == box_layer)
+    {
+        write_certificate(path, &CertificateFile::new(c, net.layers()[*l].weight.as_ref(), l + 1))?;
+    }
     let dir = ctx.finish(out, "wdc", &args)?;
     let mut outcome = layers_outcome(&dir, &net, &est, &certs);
     match &audit {
@@ -276,6 +464,10 @@ fn base_row(ctx: &Context, net: &Network, origin: &NetworkOrigin, args: &WdcArgs
         sampled: None,
         lower: f64::NAN,
         upper: None,
+        gap: None,
+        stop: None,
+        nodes: None,
+        pruned: None,
         argmax_angle: f64::NAN,
         argmax_x: String::new(),
         argmax_y: String::new(),
@@ -287,7 +479,7 @@ fn layers_outcome(
     dir: &std::path::Path,
     net: &Network,
     est: &[WdcEstimate],
-    certs: &[(usize, Certificate)],
+    certs: &[(usize, LayerCertificate)],
 ) -> Outcome {
     let mut human = format!("WDC of each layer → {}\n", dir.display());
     for e in est {
@@ -305,16 +497,36 @@ fn layers_outcome(
         );
     }
     for (l, c) in certs {
-        human += &format!(
-            "  layer {} certified: ε ∈ [{:.6}, {:.6}] (exact up to tol {}; {} cells, {} rectangles); argmax angle {:.4}\n",
-            l + 1,
-            c.lower,
-            c.upper,
-            c.tol,
-            c.cells,
-            c.rectangles,
-            c.argmax_theta
-        );
+        human += &match c {
+            LayerCertificate::Sector(c) => format!(
+                "  layer {} certified: ε ∈ [{:.6}, {:.6}] (certified_interval, exact sectors up to tol {}; {} cells, {} rectangles); argmax angle {:.4}\n",
+                l + 1,
+                c.lower,
+                c.upper,
+                c.tol,
+                c.cells,
+                c.rectangles,
+                c.argmax_theta
+            ),
+            LayerCertificate::Boxes(c) => format!(
+                "  layer {} certified: ε ∈ [{:.6}, {:.6}] (certified_interval, gap {:.2e}, {}; box branch and bound: {} pairs evaluated, {} split, {} pruned, {} leaves; lower end from the {} pair x = [{}], y = [{}])\n",
+                l + 1,
+                c.lower,
+                c.upper,
+                c.gap(),
+                match c.stop {
+                    crate::conditions::certify_boxes::Stop::Converged => "tolerance met".to_string(),
+                    _ => format!("stopped by {} before the tolerance", stop_label(c)),
+                },
+                c.nodes,
+                c.split,
+                c.pruned,
+                c.leaves,
+                c.argmax.source,
+                cell_list(&c.argmax.x),
+                cell_list(&c.argmax.y)
+            ),
+        };
     }
     let violations = net.theory_violations();
     if !violations.is_empty() {
@@ -323,15 +535,22 @@ fn layers_outcome(
             violations.join("; ")
         );
     }
-    let first = certs.first().map(|(_, c)| c);
+    let interval = |c: &LayerCertificate| match c {
+        LayerCertificate::Sector(c) => (c.lower, c.upper),
+        LayerCertificate::Boxes(c) => (c.lower, c.upper),
+    };
+    let first = certs.first().map(|(_, c)| interval(c));
     let json = serde_json::json!({
         "command": "wdc", "out": dir, "widths": net.widths(),
         "layers": est.iter().map(|e| serde_json::json!({
             "layer": e.layer, "kind": "lower_bound", "epsilon_lower_bound": e.lower_bound, "sampled": e.sampled,
             "argmax_angle": e.argmax_angle, "max_active_norm_sq": e.max_active_norm_sq,
         })).collect::<Vec<_>>(),
-        "certificates": certs.iter().map(|(l, c)| serde_json::json!({"layer": l + 1, "kind": "certified_interval", "certificate": c})).collect::<Vec<_>>(),
-        "lower": first.map(|c| c.lower), "upper": first.map(|c| c.upper),
+        "certificates": certs.iter().map(|(l, c)| serde_json::json!({"layer": l + 1, "kind": "certified_interval", "certificate": match c {
+            LayerCertificate::Sector(c) => serde_json::json!(c),
+            LayerCertificate::Boxes(c) => serde_json::json!(c),
+        }})).collect::<Vec<_>>(),
+        "lower": first.map(|c| c.0), "upper": first.map(|c| c.1),
         "theory_violations": violations,
     });
     Outcome {
@@ -347,7 +566,8 @@ fn scaling(ctx: &Context, args: &WdcArgs, ks: &[usize], ns: &[usize]) -> Result<
         search: search(args, widest),
         grow_pairs: false,
         certify: args.certify,
-        tol: args.tol,
+        tol: args.tol.unwrap_or(default_tolerance(2)),
+        box_tol: args.tol,
     };
     let study = ScalingStudy::new(ks, ns, args.trials, &plan, ctx.seed);
     let out = ctx.out_dir("wdc");

@@ -8,6 +8,8 @@
 //! WDC supremum exactly up to a stated tolerance (a **certified interval**).
 pub mod audit;
 pub mod certify;
+pub mod certify_boxes;
+pub mod certify_check;
 pub mod rrcp;
 pub mod spectral;
 pub mod wdc;

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::certify::certify;
+use super::certify_boxes::{BoxSearch, Budget, MAX_INPUT, Tolerance, Witness, certify_boxes};
 use super::wdc::{Domain, WdcSearch, estimate_layer};
 use crate::core::network::{Network, WeightScale};
 use crate::error::{Error, Result};
@@ -36,7 +37,7 @@ fn known_label<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<&'static 
 /// One (k, n, trial) of a scaling study.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ScalingRow {
-    /// `lower_bound` (sampled search) or `certified_interval` (k = 2 certificate).
+    /// `lower_bound` (sampled search) or `certified_interval` (k ≤ 4 certificate).
     #[serde(deserialize_with = "known_label")]
     pub kind: Label,
     /// Master seed.
@@ -68,10 +69,18 @@ pub struct StudyPlan {
     /// Scale the pair budget linearly with `n / n_min` (a fixed budget finds less as the
     /// sectors multiply).
     pub grow_pairs: bool,
-    /// Certify the k = 2 settings instead of sampling.
+    /// Certify the settings with k ≤ 4 instead of only sampling.
     pub certify: bool,
-    /// Certificate tolerance.
+    /// Certificate tolerance for k = 2.
     pub tol: f64,
+    /// Certificate tolerance for k = 3, 4 (`None`: 1e-2 for k = 3, 5e-2 for k = 4).
+    pub box_tol: Option<f64>,
+}
+
+/// Default tolerance of the box certificate for `k` = 3 or 4 inputs (its cost grows like
+/// `tol^{−2(k−1)}`).
+pub fn default_box_tolerance(k: usize) -> f64 {
+    if k == 3 { 1e-2 } else { 5e-2 }
 }
 
 /// `√(k ln n / n)`.
@@ -113,6 +122,27 @@ fn one(k: usize, n: usize, trial: u64, plan: &StudyPlan, n_min: usize, seed: u64
         search.pairs = search.pairs * n / n_min.max(1);
     }
     let e = estimate_layer(&net, 0, &search, seed, &key, trial);
+    if plan.certify && k <= MAX_INPUT {
+        // The box search starts from the sampled-and-refined estimate (docs/THEORY.md §14).
+        let boxes = BoxSearch {
+            tolerance: Tolerance::Absolute(plan.box_tol.unwrap_or(default_box_tolerance(k))),
+            budget: Budget::Unlimited,
+        };
+        let witness = Witness {
+            value: e.lower_bound,
+            x: e.argmax_x.clone(),
+            y: e.argmax_y.clone(),
+            source: "sampled".into(),
+        };
+        let c = certify_boxes(net.layers()[0].weight.as_ref(), &boxes, Some(witness), &mut |_| {});
+        return ScalingRow {
+            kind: "certified_interval",
+            pairs: search.pairs,
+            epsilon: c.lower,
+            epsilon_upper: Some(c.upper),
+            ..base
+        };
+    }
     ScalingRow {
         pairs: search.pairs,
         epsilon: e.lower_bound,
@@ -161,10 +191,13 @@ pub struct ScalingConfig {
     pub refine_steps: usize,
     /// Scale the pair budget with `n / n_min`.
     pub grow_pairs: bool,
-    /// Certify the k = 2 settings.
+    /// Certify the settings with k ≤ 4.
     pub certify: bool,
-    /// Certificate tolerance.
+    /// Certificate tolerance (k = 2).
     pub tol: f64,
+    /// Certificate tolerance for k = 3, 4 (`None`: the defaults by k).
+    #[serde(default)]
+    pub box_tol: Option<f64>,
     /// Master seed.
     pub seed: u64,
 }
@@ -192,6 +225,7 @@ impl ScalingStudy {
                 grow_pairs: plan.grow_pairs,
                 certify: plan.certify,
                 tol: plan.tol,
+                box_tol: plan.box_tol,
                 seed,
             },
         }
@@ -219,6 +253,7 @@ impl ScalingStudy {
             grow_pairs: c.grow_pairs,
             certify: c.certify,
             tol: c.tol,
+            box_tol: c.box_tol,
         }
     }
 

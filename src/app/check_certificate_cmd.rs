@@ -1,0 +1,61 @@
+//! `dpr-audit check-certificate FILE`: the independent check of a WDC box certificate
+//! (docs/THEORY.md §14.6). Exit 0 when every leaf bound is confirmed, 3 when the certificate
+//! is refused, 2 for unreadable input.
+
+use super::cli::CheckCertificateArgs;
+use super::context::{Context, Outcome};
+use super::inputs::network;
+use crate::conditions::certify_check::{CertificateFile, check};
+use crate::error::{Error, Result};
+
+/// Runs `dpr-audit check-certificate`.
+pub fn run(ctx: &Context, args: CheckCertificateArgs) -> Result<Outcome> {
+    let path = args.file.display().to_string();
+    let text = std::fs::read_to_string(&args.file).map_err(|source| Error::MissingInput {
+        path: args.file.clone(),
+        source,
+    })?;
+    let file: CertificateFile = serde_json::from_str(&text).map_err(|e| {
+        Error::param(
+            "FILE",
+            &path,
+            format!("not a certificate written by `wdc --certify --certificate` ({e})"),
+        )
+    })?;
+    // Random layers are redrawn exactly as `wdc` drew them (same experiment and trial).
+    let (net, _) = network(&args.source, ctx.seed, "wdc", 0)?;
+    if file.layer == 0 || file.layer > net.depth() {
+        return Err(Error::param(
+            "FILE",
+            &path,
+            format!(
+                "the certificate is for layer {}, the network has {}",
+                file.layer,
+                net.depth()
+            ),
+        ));
+    }
+    let w = net.layers()[file.layer - 1].weight.as_ref();
+    Ok(match check(w, &file) {
+        Ok(report) => Outcome {
+            human: format!(
+                "certificate {path}: ACCEPTED — ε of layer {} ∈ [{:.6}, {:.6}] (certified_interval): {} nodes replayed, {} leaf bounds recomputed (largest {:.6}), ‖D‖ = {:.6} at the arg-max pair\n",
+                file.layer,
+                file.lower,
+                file.upper,
+                report.nodes,
+                report.leaves,
+                report.max_recomputed,
+                report.value_at_argmax
+            ),
+            json: serde_json::json!({"command": "check-certificate", "file": path, "accepted": true,
+                "layer": file.layer, "lower": file.lower, "upper": file.upper, "report": report}),
+            exit_code: 0,
+        },
+        Err(reason) => Outcome {
+            human: format!("certificate {path}: REFUSED — {reason}\n"),
+            json: serde_json::json!({"command": "check-certificate", "file": path, "accepted": false, "reason": reason}),
+            exit_code: 3,
+        },
+    })
+}

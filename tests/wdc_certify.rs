@@ -1,0 +1,150 @@
+//! `wdc --certify` for layers with 3 and 4 inputs and `check-certificate`, end to end
+//! (docs/THEORY.md §14).
+
+mod common;
+use common::{assert_ok, assert_usage_errors, read, run};
+
+fn scratch(name: &str) -> common::Scratch {
+    common::scratch_dir("wdc-certify", name)
+}
+
+/// The value of `column` in every row of a CSV text whose `kind` is `kind`.
+fn column(csv: &str, kind: &str, column: &str) -> Vec<f64> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|cells| cells[at("kind")] == kind)
+        .map(|cells| cells[at(column)].parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn bad_certify_options_are_refused_before_anything_is_written() {
+    let dir = scratch("bad");
+    std::fs::write(dir.join("c.json"), "{}").unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["wdc", "--widths", "5,50", "--certify"], "k = 2, 3 or 4"),
+        (&["wdc", "--k", "3,5", "--n", "50", "--certify"], "--k = 5"),
+        (&["wdc", "--widths", "3,50", "--certify", "--tol", "0"], "--tol"),
+        (&["wdc", "--widths", "3,50", "--certify", "--tol", "-0.01"], "--tol"),
+        (&["wdc", "--widths", "3,50", "--certify", "--tol", "NaN"], "--tol"),
+        (&["wdc", "--widths", "3,50", "--certify", "--rel-tol", "0"], "--rel-tol"),
+        (&["wdc", "--widths", "3,50", "--certify", "--budget", "0"], "--budget"),
+        (&["wdc", "--widths", "3,50", "--certify", "--budget", "0s"], "--budget"),
+        (
+            &["wdc", "--widths", "3,50", "--certify", "--budget", "5 parsecs"],
+            "--budget",
+        ),
+        (
+            &[
+                "wdc",
+                "--widths",
+                "3,50",
+                "--certify",
+                "--certificate",
+                "missing/c.json",
+            ],
+            "missing/c.json",
+        ),
+        (
+            &["wdc", "--widths", "2,50", "--certify", "--certificate", "k2.json"],
+            "3 or 4 inputs",
+        ),
+        (&["check-certificate", "absent.json", "--widths", "3,50"], "absent.json"),
+        (&["check-certificate", "c.json", "--widths", "3,50"], "c.json"),
+    ];
+    assert_usage_errors(&dir, cases);
+    assert!(!dir.join("k2.json").exists());
+}
+
+/// The certificate of a 3 → 20 layer: the CSV and the file are byte-identical for 1 and 2
+/// threads, the checker accepts the file and refuses it with its largest leaf bound lowered.
+#[test]
+fn certificates_are_deterministic_and_checked_independently() {
+    let dir = scratch("file");
+    for threads in ["1", "2"] {
+        let out = run(
+            &dir,
+            &[
+                "--quiet",
+                "--threads",
+                threads,
+                "--out",
+                &format!("t{threads}"),
+                "wdc",
+                "--widths",
+                "3,20",
+                "--certify",
+                "--no-audit",
+                "--pairs",
+                "2000",
+                "--certificate",
+                &format!("c{threads}.json"),
+            ],
+        );
+        assert_ok(&out);
+    }
+    assert_eq!(read(&dir.join("t1/wdc.csv")), read(&dir.join("t2/wdc.csv")));
+    assert_eq!(read(&dir.join("c1.json")), read(&dir.join("c2.json")));
+    let csv = read(&dir.join("t1/wdc.csv"));
+    let (lower, upper) = (
+        column(&csv, "certified_interval", "lower")[0],
+        column(&csv, "certified_interval", "upper")[0],
+    );
+    assert!(upper - lower <= 1e-2 + 1e-12 && lower > 0.0, "[{lower}, {upper}]");
+    // The sampled estimate is a lower bound: it never exceeds the certified upper end.
+    assert!(column(&csv, "lower_bound", "lower")[0] <= upper);
+
+    let ok = run(&dir, &["check-certificate", "c1.json", "--widths", "3,20"]);
+    assert_ok(&ok);
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("ACCEPTED"));
+    // Another seed draws other weights: refused by their hash.
+    let other = run(
+        &dir,
+        &["--seed", "2", "check-certificate", "c1.json", "--widths", "3,20"],
+    );
+    assert_eq!(other.status.code(), Some(3));
+
+    let mut file: serde_json::Value = serde_json::from_str(&read(&dir.join("c1.json"))).unwrap();
+    let leaves = file["leaf_upper"].as_array_mut().unwrap();
+    let worst = (0..leaves.len())
+        .max_by(|&a, &b| leaves[a].as_f64().unwrap().total_cmp(&leaves[b].as_f64().unwrap()))
+        .unwrap();
+    leaves[worst] = serde_json::json!(leaves[worst].as_f64().unwrap() - 1e-4);
+    std::fs::write(dir.join("lowered.json"), file.to_string()).unwrap();
+    let refused = run(&dir, &["check-certificate", "lowered.json", "--widths", "3,20"]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("REFUSED"));
+}
+
+/// Over several small layers the sampled-and-refined estimate never exceeds the certified
+/// upper end (a defect in either would show here), and k = 4 certifies too.
+#[test]
+fn the_sampled_estimate_never_exceeds_the_certified_upper_end() {
+    let dir = scratch("sampled");
+    for (widths, seed) in [("3,6", "1"), ("3,9", "2"), ("3,14", "3"), ("3,20", "4"), ("4,12", "5")] {
+        let out_dir = format!("o{seed}");
+        let out = run(
+            &dir,
+            &[
+                "--quiet",
+                "--seed",
+                seed,
+                "--out",
+                &out_dir,
+                "wdc",
+                "--widths",
+                widths,
+                "--certify",
+                "--no-audit",
+            ],
+        );
+        assert_ok(&out);
+        let csv = read(&dir.join(&out_dir).join("wdc.csv"));
+        let sampled = column(&csv, "lower_bound", "lower")[0];
+        let upper = column(&csv, "certified_interval", "upper")[0];
+        assert!(sampled <= upper, "{widths}: sampled {sampled} > upper {upper}");
+    }
+}
