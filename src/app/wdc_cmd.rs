@@ -7,10 +7,10 @@ use serde::Serialize;
 
 use super::cli::WdcArgs;
 use super::context::{Context, Outcome};
-use super::inputs::{NetworkOrigin, at_least, network, positive};
+use super::inputs::{NetworkOrigin, at_least, network_within, positive};
 use super::scaleout::{Ran, refuse_for_single, run_trials, sources};
 use crate::conditions::audit::{AuditReport, rescale_to_theory};
-use crate::conditions::certify::{Certificate, certify};
+use crate::conditions::certify::{Certificate, MIN_TOL, certify};
 use crate::conditions::wdc::{DENSE_MAX_INPUT, Domain, WdcEstimate, WdcSearch, estimate_layer};
 use crate::conditions::wdc_scaling::{ScalingRow, ScalingStudy, StudyPlan, fit_widths, summarize};
 use crate::core::network::Network;
@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::exec::Study;
 use crate::exec::merge::{ShardFolder, collect};
 use crate::exec::store::MANIFEST_FILE;
+use crate::limits::{Footprint, certificate_words, trial_words, wdc_search_words};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, line_plot};
 use crate::report::progress;
@@ -73,6 +74,15 @@ fn validate(args: &WdcArgs) -> Result<()> {
     )?;
     at_least("--trials", args.trials, 1, "run at least one trial")?;
     positive("--tol", args.tol)?;
+    if args.certify && args.tol < MIN_TOL {
+        return Err(Error::param(
+            "--tol",
+            format!("{:?}", args.tol),
+            format!(
+                "the certificate's bounds carry a rounding margin of {MIN_TOL:e}, so no smaller width can be certified in f64; give --tol {MIN_TOL:e} or more"
+            ),
+        ));
+    }
     for (name, list) in [("--k", &args.k), ("--n", &args.n)] {
         if let Some(bad) = list.iter().flatten().find(|&&v| v == 0) {
             return Err(Error::param(name, bad, "every width must be a positive integer"));
@@ -155,8 +165,36 @@ pub struct TraceRow {
     pub best: f64,
 }
 
+/// The memory of a run on a network of these widths: the weights, the largest layer's pair
+/// search (twice with the audit's rescaled copy) and the certificates.
+fn layers_footprint(args: &WdcArgs, widths: &[usize]) -> Footprint {
+    let search_words = widths
+        .windows(2)
+        .map(|w| wdc_search_words(search(args, w[0]).pairs, args.refine_starts, w[0], w[1]))
+        .fold(0.0, f64::max);
+    let certificates = widths
+        .windows(2)
+        .filter(|w| args.certify && w[0] == 2)
+        .map(|w| certificate_words(w[1]))
+        .fold(0.0, f64::max);
+    Footprint::new()
+        .network("--widths", widths)
+        .words("--pairs", search(args, 2).pairs, "the pair search", search_words)
+        .words(
+            "--widths",
+            widths_label(widths),
+            "the certificate's cells",
+            certificates,
+        )
+}
+
 fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
-    let (net, origin) = network(&args.source, ctx.seed, "wdc", 0)?;
+    let (net, origin) = network_within(
+        &args.source,
+        &ctx.budget,
+        |widths| layers_footprint(&args, widths),
+        (ctx.seed, "wdc", 0),
+    )?;
     let certifiable: Vec<usize> = (0..net.depth())
         .filter(|&l| net.layers()[l].weight.ncols() == 2)
         .collect();
@@ -345,6 +383,30 @@ fn layers_outcome(
 
 fn scaling(ctx: &Context, args: &WdcArgs, ks: &[usize], ns: &[usize]) -> Result<Outcome> {
     let widest = ks.iter().copied().max().unwrap_or(1);
+    let (k_max, n_max) = (widest, ns.iter().copied().max().unwrap_or(1));
+    let settings = (ks.len() * ns.len()) as f64;
+    ctx.budget.check(
+        &Footprint::new()
+            .network("--n", &[k_max, n_max])
+            .words(
+                "--pairs",
+                search(args, widest).pairs,
+                "the pair search",
+                wdc_search_words(search(args, widest).pairs, args.refine_starts, k_max, n_max),
+            )
+            .words(
+                "--n",
+                n_max,
+                "the certificate's cells",
+                if args.certify { certificate_words(n_max) } else { 0.0 },
+            )
+            .words(
+                "--trials",
+                args.trials,
+                "the trials' rows",
+                trial_words(args.trials as f64 * settings, 2.0),
+            ),
+    )?;
     let plan = StudyPlan {
         search: search(args, widest),
         grow_pairs: false,

@@ -8,6 +8,7 @@ use faer::{Mat, MatRef};
 use super::measure::Measurements;
 use super::network::{Network, matmul_block};
 use super::vector::sgn;
+use crate::error::{Error, Result};
 
 /// One instance: a network, a measurement matrix and the observed amplitudes `b`.
 #[derive(Clone, Debug)]
@@ -34,6 +35,22 @@ impl Problem {
     pub fn noiseless(net: Network, meas: Measurements, x0: &[f64]) -> Self {
         let b = meas.amplitudes(&net.generate(x0));
         Self { net, meas, b }
+    }
+
+    /// Refuses an instance whose arithmetic has overflowed: every amplitude `b_j` (hence
+    /// `G(x0)`) and `f(0) = ½‖b‖²` must be finite, or every value of `f` would be `inf`/`NaN`.
+    /// `name` is the parameter that sets the scale of `x0`.
+    pub fn check_finite(&self, name: &'static str, x0: &[f64]) -> Result<()> {
+        let f_origin = 0.5 * self.b.iter().map(|b| b * b).sum::<f64>();
+        if f_origin.is_finite() {
+            return Ok(());
+        }
+        let code = x0.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(",");
+        Err(Error::param(
+            name,
+            code,
+            "the amplitudes |A G(x0)| or f(0) = ½‖b‖² overflow f64 at this scale; give a smaller x0",
+        ))
     }
 
     /// `½ Σ_j (|c_j| − b_j)²` for `c = A G(x)`.
