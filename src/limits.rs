@@ -194,16 +194,37 @@ impl Footprint {
         self
     }
 
+    /// Adds `A` (`m × n`, with `b` and `A G(x)`), charged to the larger of its two sizes: `m`
+    /// (parameter `m_name`) or the network's output width (`--widths`).
+    pub fn measurements(self, m_name: &'static str, m: usize, widths: &[usize]) -> Self {
+        let n = widths.last().copied().unwrap_or(0);
+        let words = measurement_words(m, n);
+        if m >= n {
+            self.words(m_name, m, "A and its products", words)
+        } else {
+            self.words("--widths", comma_list(widths), "A and its products", words)
+        }
+    }
+
     /// Adds the weights of a network of these widths (sized by `parameter`).
     pub fn network(self, parameter: &'static str, widths: &[usize]) -> Self {
-        let label = widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(",");
-        self.words(parameter, label, "the network's weights", network_words(widths))
+        self.words(
+            parameter,
+            comma_list(widths),
+            "the network's weights",
+            network_words(widths),
+        )
     }
 
     /// The estimate in bytes.
     pub fn total_bytes(&self) -> f64 {
         self.terms.iter().map(|t| t.bytes).sum()
     }
+}
+
+/// Widths as the command line writes them: `2,500,1000`.
+pub fn comma_list(widths: &[usize]) -> String {
+    widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(",")
 }
 
 /// Words of a dense network of widths `k, n_1, …, n_d`: every `W_i` (`n_i × n_{i−1}`) plus
@@ -233,13 +254,18 @@ pub fn lockstep_words(runs: f64, widths: &[usize], m: usize) -> f64 {
     runs * (4.0 * k + 3.0 * activation_words(widths) + 2.0 * m as f64)
 }
 
-/// Words of the WDC pair search on a layer `k → n` (`conditions::wdc`): every block of
-/// [`crate::conditions::wdc::BLOCK`] pairs keeps a trace point and its `refine_starts` best
-/// pairs (`2k + 1` words each); each worker holds two `n × BLOCK` matrices.
-pub fn wdc_search_words(pairs: usize, refine_starts: usize, k: usize, n: usize) -> f64 {
-    let block = crate::conditions::wdc::BLOCK as f64;
-    let blocks = (pairs as f64 / block).ceil();
-    blocks * (2.0 + refine_starts.max(1) as f64 * (2.0 * k as f64 + 1.0)) + 2.0 * n as f64 * block
+/// Words of the WDC pair search on a layer with `k` inputs (`conditions::wdc`): every block
+/// of [`crate::conditions::wdc::BLOCK`] pairs keeps a trace point and its `refine_starts` best
+/// pairs (`2k + 1` words each).
+pub fn wdc_search_words(pairs: usize, refine_starts: usize, k: usize) -> f64 {
+    let blocks = (pairs as f64 / crate::conditions::wdc::BLOCK as f64).ceil();
+    blocks * (2.0 + refine_starts.max(1) as f64 * (2.0 * k as f64 + 1.0))
+}
+
+/// Words of one worker of the WDC pair search on a layer with `n` outputs: two `n × BLOCK`
+/// matrices of pre-activations.
+pub fn wdc_workspace_words(n: usize) -> f64 {
+    2.0 * n as f64 * crate::conditions::wdc::BLOCK as f64
 }
 
 /// Words of the exact `k = 2` certificate of a layer with `n` rows (`conditions::certify`):

@@ -13,7 +13,7 @@ use super::inputs::{at_least, latent_code, network_within, positive};
 use super::solve_cmd::{loop_settings, method_params};
 use crate::error::{Error, Result};
 use crate::landscape::census::{Census, CensusSettings, Cluster, census};
-use crate::limits::{Footprint, lockstep_words, measurement_words, probe_words};
+use crate::limits::{Footprint, lockstep_words, probe_words};
 use crate::report::output::OutputDir;
 use crate::report::{cell_list, widths_label};
 use crate::rng::{Stream, stream};
@@ -85,11 +85,10 @@ pub fn run(ctx: &Context, args: CensusArgs) -> Result<Outcome> {
     validate(&args)?;
     let settings = loop_settings(Method::Gd, Some(args.max_iters), args.grad_tol, args.f_tol, false)?;
     let footprint = |widths: &[usize]| {
-        let n = widths.last().copied().unwrap_or(0);
         let k = widths.first().copied().unwrap_or(0);
         Footprint::new()
             .network("--widths", widths)
-            .words("--m", args.m, "A and its products", measurement_words(args.m, n))
+            .measurements("--m", args.m, widths)
             .words(
                 "--starts",
                 args.starts,

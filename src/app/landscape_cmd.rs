@@ -31,7 +31,7 @@ use crate::landscape::probes::{
 };
 use crate::landscape::summary::{SetSummary, is_counterexample, is_exception, judge, summarise};
 use crate::landscape::{Measured, Settings, Truth, probe};
-use crate::limits::{Footprint, check_grid, measurement_words, probe_words};
+use crate::limits::{Footprint, check_grid, probe_words};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Layers, Marker, Outline, Overlay, Panel, heatmap_pair};
 use crate::report::{cell_list, progress, widths_label};
@@ -505,14 +505,11 @@ struct Prepared {
 /// The memory of a probe on a network of these widths: the weights, `A`, every probe point with
 /// its row (grid and slices, rays, shells) and the origin's directions.
 fn footprint(args: &LandscapeProbeArgs, widths: &[usize]) -> Footprint {
-    let (k, n) = (
-        widths.first().copied().unwrap_or(0),
-        widths.last().copied().unwrap_or(0),
-    );
+    let k = widths.first().copied().unwrap_or(0);
     let shells = args.shells.as_ref().map_or(0, Vec::len) as f64;
     Footprint::new()
         .network("--widths", widths)
-        .words("--m", args.m, "A and its products", measurement_words(args.m, n))
+        .measurements("--m", args.m, widths)
         .words(
             "--grid",
             args.grid,
@@ -526,8 +523,12 @@ fn footprint(args: &LandscapeProbeArgs, widths: &[usize]) -> Footprint {
             probe_words(args.slices as f64 * (args.grid as f64).powi(2), k),
         )
         .words(
-            "--rays",
-            args.rays,
+            if args.ray_points > args.rays {
+                "--ray-points"
+            } else {
+                "--rays"
+            },
+            args.rays.max(args.ray_points),
             "the ray points",
             probe_words(args.rays as f64 * args.ray_points as f64, k),
         )

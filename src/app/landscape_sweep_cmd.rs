@@ -24,7 +24,8 @@ use crate::landscape::neighbourhoods::check_tau;
 use crate::landscape::probes::Lattice;
 use crate::landscape::sweep::{LandscapeSweep, SweepPlan, SweepRow};
 use crate::limits::{
-    Footprint, check_grid, lockstep_words, measurement_words, network_words, probe_words, trial_words, wdc_search_words,
+    Footprint, check_grid, lockstep_words, measurement_words, network_words, probe_words, trial_words,
+    wdc_search_words, wdc_workspace_words,
 };
 use crate::report::output::OutputDir;
 use crate::report::plot;
@@ -257,7 +258,7 @@ fn footprint(args: &LandscapeSweepArgs, sizes: &[(Vec<usize>, usize)]) -> Footpr
             + lockstep_words(args.census_starts as f64, widths, *m)
             + widths
                 .windows(2)
-                .map(|w| wdc_search_words(args.wdc_pairs, 1, w[0], w[1]))
+                .map(|w| wdc_search_words(args.wdc_pairs, 1, w[0]) + wdc_workspace_words(w[1]))
                 .fold(0.0, f64::max)
     };
     let largest = sizes.iter().map(instance).fold(0.0, f64::max);

@@ -14,7 +14,7 @@ use crate::conditions::wdc::{Domain, WdcSearch};
 use crate::error::Result;
 use crate::experiments::decoder_audit::{self, Settings, Subject, markdown, random_like, rows};
 use crate::experiments::decoders;
-use crate::limits::{Footprint, measurement_words, wdc_search_words};
+use crate::limits::{Footprint, measurement_words, wdc_search_words, wdc_workspace_words};
 use crate::report::output::OutputDir;
 use crate::report::progress;
 
@@ -49,7 +49,7 @@ pub fn run(ctx: &Context, args: MnistAuditArgs) -> Result<Outcome> {
                 "--pairs",
                 args.pairs,
                 "the pair search",
-                wdc_search_words(args.pairs, args.refine_starts, k, n),
+                wdc_search_words(args.pairs, args.refine_starts, k) + wdc_workspace_words(n),
             )
             .words(
                 "--rrcp-m",

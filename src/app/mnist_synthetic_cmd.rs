@@ -49,8 +49,11 @@ pub fn protocol(args: &MnistSyntheticArgs) -> Result<Protocol> {
 fn footprint(p: &Protocol) -> Footprint {
     let m_max = p.m.iter().copied().max().unwrap_or(0);
     let trials = (p.trials * p.m.len()) as f64;
+    let a = 2.0 * measurement_words(m_max, p.n.max(1000));
+    // A is m × n: charge it to whichever of the two is the larger.
+    let a_term = if m_max >= p.n { ("--m", m_max) } else { ("--n", p.n) };
     Footprint::new()
-        .words("--m", m_max, "A", 2.0 * measurement_words(m_max, p.n.max(1000)))
+        .words(a_term.0, a_term.1, "A", a)
         .words("--n", p.n, "the signals and their estimates", 4.0 * p.n as f64)
         .words(
             "--trials",

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::exec::Study;
 use crate::exec::merge::{ShardFolder, collect};
 use crate::exec::store::{MANIFEST_FILE, ROWS_FILE};
-use crate::limits::{Footprint, ROW_WORDS, measurement_words, trial_words};
+use crate::limits::{Footprint, ROW_WORDS, trial_words};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, line_plot};
 use crate::report::{cell_list, widths_label};
@@ -454,13 +454,13 @@ impl Study for RrcpStudy {
 /// The memory of a run on a network of these widths: the weights, `A` for the largest m (and
 /// its product with a subspace basis), and every trial's rows with their traces.
 fn footprint(args: &RrcpArgs, widths: &[usize]) -> Footprint {
-    let n = widths.last().copied().unwrap_or(0);
     let m_max = args.m.iter().copied().max().unwrap_or(0);
     let trace_points = (args.tuples as f64 / SUBSPACE_BLOCK as f64).ceil() + args.refine_steps as f64;
     let rows_each = 2.0 * (1.0 + 3.0 * trace_points / ROW_WORDS);
     Footprint::new()
         .network("--widths", widths)
-        .words("--m", m_max, "A and its products", 2.0 * measurement_words(m_max, n))
+        .measurements("--m", m_max, widths)
+        .measurements("--m", m_max, widths)
         .words(
             "--trials",
             args.trials,

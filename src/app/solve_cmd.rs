@@ -17,7 +17,7 @@ use crate::core::measure::MeasurementScale;
 use crate::core::network::Network;
 use crate::core::vector::relative_error_up_to_sign;
 use crate::error::{Error, Result};
-use crate::limits::{Footprint, lockstep_words, measurement_words, trial_words};
+use crate::limits::{Footprint, lockstep_words, trial_words};
 use crate::report::output::OutputDir;
 use crate::report::widths_label;
 use crate::solvers::instance::{self, InstanceKey};
@@ -147,7 +147,6 @@ pub fn run(ctx: &Context, args: SolveArgs) -> Result<Outcome> {
     validate(&args)?;
     let settings = loop_settings(args.method, args.max_iters, args.grad_tol, args.f_tol, args.trace)?;
     let footprint = |widths: &[usize]| {
-        let n = widths.last().copied().unwrap_or(0);
         let runs = args.restarts as f64 * if args.method == Method::Adam2 { 2.0 } else { 1.0 };
         let trace = if args.trace {
             runs * settings.max_iters as f64 * 8.0
@@ -156,7 +155,7 @@ pub fn run(ctx: &Context, args: SolveArgs) -> Result<Outcome> {
         };
         Footprint::new()
             .network("--widths", widths)
-            .words("--m", args.m, "A and its products", measurement_words(args.m, n))
+            .measurements("--m", args.m, widths)
             .words(
                 "--restarts",
                 args.restarts,

@@ -165,15 +165,14 @@ fn footprint(grid: &Grid) -> Footprint {
         let runs = s.restarts as f64 * if s.method == Method::Adam2 { 2.0 } else { 1.0 };
         network_words(&widths) + measurement_words(s.m, s.n()) + lockstep_words(runs, &widths, s.m)
     };
-    let largest = grid.settings.iter().map(one).fold(0.0, f64::max);
+    let largest = grid.settings.iter().max_by(|a, b| one(a).total_cmp(&one(b)));
     let trials = grid.config.trials as f64 * grid.settings.len() as f64;
+    let (words, setting) = largest.map_or((0.0, String::new()), |s| {
+        let widths = s.widths().iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-");
+        (one(s), format!("m {}, restarts {}, widths {widths}", s.m, s.restarts))
+    });
     Footprint::new()
-        .words(
-            "config keys m, restarts, layer_widths",
-            "(largest setting)",
-            "one trial",
-            largest,
-        )
+        .words("config setting", setting, "one trial of it", words)
         .words(
             "config key trials",
             grid.config.trials,

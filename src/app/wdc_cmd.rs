@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::exec::Study;
 use crate::exec::merge::{ShardFolder, collect};
 use crate::exec::store::MANIFEST_FILE;
-use crate::limits::{Footprint, certificate_words, trial_words, wdc_search_words};
+use crate::limits::{Footprint, certificate_words, comma_list, trial_words, wdc_search_words, wdc_workspace_words};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, line_plot};
 use crate::report::progress;
@@ -170,7 +170,12 @@ pub struct TraceRow {
 fn layers_footprint(args: &WdcArgs, widths: &[usize]) -> Footprint {
     let search_words = widths
         .windows(2)
-        .map(|w| wdc_search_words(search(args, w[0]).pairs, args.refine_starts, w[0], w[1]))
+        .map(|w| wdc_search_words(search(args, w[0]).pairs, args.refine_starts, w[0]))
+        .fold(0.0, f64::max);
+    let workspace = widths
+        .iter()
+        .skip(1)
+        .map(|&n| wdc_workspace_words(n))
         .fold(0.0, f64::max);
     let certificates = widths
         .windows(2)
@@ -180,12 +185,8 @@ fn layers_footprint(args: &WdcArgs, widths: &[usize]) -> Footprint {
     Footprint::new()
         .network("--widths", widths)
         .words("--pairs", search(args, 2).pairs, "the pair search", search_words)
-        .words(
-            "--widths",
-            widths_label(widths),
-            "the certificate's cells",
-            certificates,
-        )
+        .words("--widths", comma_list(widths), "the pair search's workspace", workspace)
+        .words("--widths", comma_list(widths), "the certificate's cells", certificates)
 }
 
 fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
@@ -392,8 +393,9 @@ fn scaling(ctx: &Context, args: &WdcArgs, ks: &[usize], ns: &[usize]) -> Result<
                 "--pairs",
                 search(args, widest).pairs,
                 "the pair search",
-                wdc_search_words(search(args, widest).pairs, args.refine_starts, k_max, n_max),
+                wdc_search_words(search(args, widest).pairs, args.refine_starts, k_max),
             )
+            .words("--n", n_max, "the pair search's workspace", wdc_workspace_words(n_max))
             .words(
                 "--n",
                 n_max,

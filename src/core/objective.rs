@@ -37,19 +37,20 @@ impl Problem {
         Self { net, meas, b }
     }
 
-    /// Refuses an instance whose arithmetic has overflowed: every amplitude `b_j` (hence
-    /// `G(x0)`) and `f(0) = ½‖b‖²` must be finite, or every value of `f` would be `inf`/`NaN`.
-    /// `name` is the parameter that sets the scale of `x0`.
+    /// Refuses an instance whose arithmetic overflows: `f(0) = ½‖b‖²` (hence every amplitude
+    /// `b_j` and `G(x0)`) must be at most `√f64::MAX ≈ 1.3e154`, so that the products of
+    /// f-sized numbers that the gradient and the step form stay finite (at `f(0) ≈ 1e307` the
+    /// gradient norm is already `inf`). `name` is the parameter that sets the scale of `x0`.
     pub fn check_finite(&self, name: &'static str, x0: &[f64]) -> Result<()> {
         let f_origin = 0.5 * self.b.iter().map(|b| b * b).sum::<f64>();
-        if f_origin.is_finite() {
+        if f_origin <= f64::MAX.sqrt() {
             return Ok(());
         }
         let code = x0.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(",");
         Err(Error::param(
             name,
             code,
-            "the amplitudes |A G(x0)| or f(0) = ½‖b‖² overflow f64 at this scale; give a smaller x0",
+            "f(0) = ½‖b‖² = ½‖A G(x0)‖² exceeds √f64::MAX ≈ 1.3e154, where the gradient overflows; give a smaller x0",
         ))
     }
 
