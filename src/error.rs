@@ -66,6 +66,37 @@ impl Error {
         }
     }
 
+    /// A TOML syntax or type error as one [`Error::Config`] line: the line (when `text`, the
+    /// file's contents, is given), the key, what is wrong, and the fix (`example` names a valid
+    /// file to compare with).
+    pub fn toml(path: impl Into<PathBuf>, text: Option<&str>, err: &toml::de::Error, example: &str) -> Self {
+        let what = err.message().split_whitespace().collect::<Vec<_>>().join(" ");
+        let line = text.zip(err.span()).map(|(text, span)| {
+            let start = span.start.min(text.len());
+            let number = text.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count() + 1;
+            (number, toml_key_at(text, start))
+        });
+        let key = backticked(&what)
+            .filter(|_| what.starts_with("unknown field") || what.starts_with("missing field"))
+            .or_else(|| line.as_ref().and_then(|(_, key)| key.clone()));
+        let mut reason = String::new();
+        if let Some((number, _)) = line {
+            reason += &format!("line {number}, ");
+        }
+        if let Some(key) = key {
+            reason += &format!("key `{key}`: ");
+        }
+        reason += &if what.starts_with("unknown field") {
+            format!("{what}; remove the key or correct its spelling")
+        } else {
+            format!("{what}; fix it (compare with {example})")
+        };
+        Error::Config {
+            path: path.into(),
+            reason,
+        }
+    }
+
     /// True when the caller's input is at fault (exit code 2), false for machine failures.
     pub fn is_usage(&self) -> bool {
         matches!(
@@ -79,6 +110,28 @@ impl Error {
                 | Error::Busy { .. }
         )
     }
+}
+
+/// The first `` `name` `` in a message.
+fn backticked(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_string())
+}
+
+/// The key whose value holds byte `offset` of a TOML text: the nearest `key =` at or before
+/// the offset's line (values such as arrays may span lines), or the `[table]` header there.
+fn toml_key_at(text: &str, offset: usize) -> Option<String> {
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    text[..line_end].lines().rev().find_map(|line| {
+        let line = line.trim();
+        if line.starts_with('[') {
+            return Some(line.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+        }
+        let (key, _) = line.split_once('=')?;
+        let key = key.trim();
+        (!key.is_empty() && !key.starts_with('#')).then(|| key.to_string())
+    })
 }
 
 /// The library's result type.

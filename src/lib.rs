@@ -24,6 +24,7 @@
 //!
 //! - [`core`]: the numerical core (generator, measurements, objective, closed forms, weights I/O).
 //! - [`rng`]: one master seed → one ChaCha stream per `(experiment, trial, stream)`.
+//! - [`limits`]: what a run may use: the memory estimate and its budget, the thread cap, the largest depths and grids.
 //! - [`report`]: tidy CSV, the JSON manifest, atomic output folders, progress, plots.
 //! - [`images`]: MNIST (checksummed IDX, fixture, padding), db4 wavelets, SSIM (Wang 2004), pixel errors.
 //! - [`solvers`]: DPR (Algorithm 1), GD without the negation check, Adam two-init; one executor.
@@ -45,6 +46,7 @@ pub mod exec;
 pub mod experiments;
 pub mod images;
 pub mod landscape;
+pub mod limits;
 pub mod report;
 pub mod rng;
 pub mod solvers;

@@ -12,10 +12,11 @@ use serde::Serialize;
 
 use super::cli::AuditArgs;
 use super::context::{Context, Outcome};
-use super::inputs::{at_least, network};
+use super::inputs::{at_least, network_within};
 use crate::conditions::audit::{Check, Hypothesis, Kind, Scaling, Status, audit_observed};
 use crate::conditions::wdc::{Domain, WdcSearch};
 use crate::error::Result;
+use crate::limits::{Footprint, comma_list, wdc_search_words, wdc_workspace_words};
 use crate::report::progress::bar;
 use crate::report::widths_label;
 
@@ -68,7 +69,22 @@ pub fn run(ctx: &Context, args: AuditArgs) -> Result<Outcome> {
         1,
         "sample at least one pair per layer, e.g. --pairs 5000",
     )?;
-    let (net, origin) = network(&args.source, ctx.seed, "net", 0)?;
+    let footprint = |widths: &[usize]| {
+        let widest = widths
+            .windows(2)
+            .map(|w| wdc_search_words(args.pairs, args.refine_starts, w[0]));
+        let workspace = widths.iter().skip(1).map(|&n| wdc_workspace_words(n));
+        Footprint::new()
+            .network("--widths", widths)
+            .words("--pairs", args.pairs, "the pair search", widest.fold(0.0, f64::max))
+            .words(
+                "--widths",
+                comma_list(widths),
+                "the pair search's workspace",
+                workspace.fold(0.0, f64::max),
+            )
+    };
+    let (net, origin) = network_within(&args.source, &ctx.budget, footprint, (ctx.seed, "net", 0))?;
     let search = WdcSearch {
         pairs: args.pairs,
         domain: Domain::Full,

@@ -9,10 +9,11 @@ use serde::Serialize;
 
 use super::cli::CensusArgs;
 use super::context::{Context, Outcome};
-use super::inputs::{at_least, latent_code, network, positive};
+use super::inputs::{at_least, latent_code, network_within, positive};
 use super::solve_cmd::{loop_settings, method_params};
 use crate::error::{Error, Result};
 use crate::landscape::census::{Census, CensusSettings, Cluster, census};
+use crate::limits::{Footprint, lockstep_words, probe_words};
 use crate::report::{cell_list, widths_label};
 use crate::rng::{Stream, stream};
 use crate::solvers::Method;
@@ -82,7 +83,25 @@ fn validate(args: &CensusArgs) -> Result<()> {
 pub fn run(ctx: &Context, args: CensusArgs) -> Result<Outcome> {
     validate(&args)?;
     let settings = loop_settings(Method::Gd, Some(args.max_iters), args.grad_tol, args.f_tol, false)?;
-    let (net, _) = network(&args.source, ctx.seed, EXPERIMENT, 0)?;
+    let footprint = |widths: &[usize]| {
+        let k = widths.first().copied().unwrap_or(0);
+        Footprint::new()
+            .network("--widths", widths)
+            .measurements("--m", args.m, widths)
+            .words(
+                "--starts",
+                args.starts,
+                "the runs and their rows",
+                lockstep_words(args.starts as f64, widths, args.m) + probe_words(args.starts as f64, k),
+            )
+            .words(
+                "--test-directions",
+                args.test_directions,
+                "the local-minimum test",
+                args.test_directions as f64 * k as f64,
+            )
+    };
+    let (net, _) = network_within(&args.source, &ctx.budget, footprint, (ctx.seed, EXPERIMENT, 0))?;
     if let Some(x0) = &args.x0 {
         latent_code("--x0", x0, net.latent_dim(), true)?;
     }
@@ -100,6 +119,7 @@ pub fn run(ctx: &Context, args: CensusArgs) -> Result<Outcome> {
     };
     let random_scale = args.source.widths.as_ref().map(|_| args.source.weight_scale);
     let inst = instance::draw(net, args.m, args.measurement_scale, args.x0.clone(), None, &key);
+    inst.problem.check_finite("--x0", &inst.x0)?;
     let params = method_params(&inst.problem.net, random_scale, &inst.problem.meas, args.step, 0.01)?;
     let starts = instance::starts(Method::Gd, inst.x0.len(), args.starts, &key);
     let census_settings = CensusSettings {

@@ -27,9 +27,13 @@ pub struct GlobalArgs {
     /// Master seed: every random object draws from a stream keyed by (experiment, trial, stream).
     #[arg(long, global = true, default_value_t = 1)]
     pub seed: u64,
-    /// Worker threads (0 = all cores). Results never depend on it.
+    /// Worker threads (0 = all cores; at most 4 per core). Results never depend on it.
     #[arg(long, global = true, default_value_t = 0)]
     pub threads: usize,
+    /// Memory a run may plan to use, e.g. 2G or 512M (default: half of the machine's memory);
+    /// a run whose estimate is larger is refused before it starts.
+    #[arg(long, global = true)]
+    pub max_memory: Option<String>,
     /// Output folder (default: `reports/<subcommand>/`).
     #[arg(long, global = true)]
     pub out: Option<PathBuf>,
@@ -617,9 +621,10 @@ pub struct MnistReconstructArgs {
     /// Use the 16 committed fixture digits (the first 16 test digits) instead of --data.
     #[arg(long, conflicts_with = "data")]
     pub fixture: bool,
-    /// Values of m with a Figure 3 image grid.
-    #[arg(long, value_delimiter = ',', default_value = "100,300")]
-    pub figure_m: Vec<usize>,
+    /// Values of m with a Figure 3 image grid, each one of --m (default: 100 and 300, those of
+    /// them the run has).
+    #[arg(long, value_delimiter = ',')]
+    pub figure_m: Option<Vec<usize>>,
     /// Continue an interrupted run: keep the cells (image, m) already done in the output
     /// folder (after checking that the configuration matches) and run only the missing ones.
     #[arg(long)]

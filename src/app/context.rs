@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::cli::GlobalArgs;
 use crate::error::{Error, Result};
+use crate::limits::{MemoryBudget, check_threads};
 use crate::report::manifest::{Manifest, utc_now};
 use crate::report::output::{MANIFEST, OutputDir, check_location, resolve};
 
@@ -16,6 +17,8 @@ pub struct Context {
     pub seed: u64,
     /// Worker threads actually used.
     pub threads: usize,
+    /// The memory a run may plan to use (`--max-memory`, else a fraction of the machine's).
+    pub budget: MemoryBudget,
     /// `--out`, if given.
     pub out: Option<PathBuf>,
     /// `--quiet`.
@@ -45,10 +48,12 @@ pub struct Outcome {
 impl Context {
     /// Validates global options and sizes rayon's pool.
     pub fn new(global: &GlobalArgs, command_line: Vec<String>) -> Result<Self> {
-        let threads = if global.threads == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            global.threads
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        check_threads("--threads", global.threads, cores)?;
+        let threads = if global.threads == 0 { cores } else { global.threads };
+        let budget = match &global.max_memory {
+            Some(text) => MemoryBudget::parse("--max-memory", text)?,
+            None => MemoryBudget::of_machine(),
         };
         // The global pool can be built once per process; later calls (tests) keep the first.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
@@ -58,6 +63,7 @@ impl Context {
         Ok(Self {
             seed: global.seed,
             threads,
+            budget,
             out: global.out.clone(),
             quiet: global.quiet,
             json: global.json,

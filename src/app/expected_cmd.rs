@@ -9,6 +9,7 @@ use super::inputs::{at_least, latent_code, positive};
 use crate::core::expected::{expected_gradient, expected_objective, rho_cs, rho_pr, theta_check};
 use crate::core::vector::{norm, scale};
 use crate::error::Result;
+use crate::limits::{Footprint, MemoryBudget, check_depth, check_grid};
 use crate::report::plot::{Marker, heatmap};
 
 /// Runs `expected rho` or `expected landscape`.
@@ -46,6 +47,7 @@ pub fn rho_table(d_max: usize) -> Vec<RhoRow> {
 
 fn rho(ctx: &Context, args: RhoArgs) -> Result<Outcome> {
     at_least("--d-max", args.d_max, 1, "give a depth of at least 1, e.g. --d-max 10")?;
+    check_depth("--d-max", args.d_max)?;
     let rows = rho_table(args.d_max);
     let out = ctx.create_out(&ctx.out_dir("expected-rho"))?;
     out.write_csv("rho.csv", &rows)?;
@@ -87,20 +89,25 @@ pub struct LandscapeRow {
     pub h_norm: Option<f64>,
 }
 
-fn validate_landscape(args: &ExpectedLandscapeArgs) -> Result<()> {
+fn validate_landscape(args: &ExpectedLandscapeArgs, budget: &MemoryBudget) -> Result<()> {
     at_least("--d", args.d, 1, "the network depth must be at least 1, e.g. --d 2")?;
+    check_depth("--d", args.d)?;
     at_least(
         "--grid",
         args.grid,
         2,
         "a grid needs at least 2 points per axis, e.g. --grid 201",
     )?;
+    check_grid("--grid", args.grid)?;
     positive("--range", args.range)?;
-    latent_code("--x0", &args.x0, 2, true)
+    latent_code("--x0", &args.x0, 2, true)?;
+    let points = (args.grid as f64).powi(2);
+    // Per point: a row of 7 numbers and the heat map's value.
+    budget.check(&Footprint::new().words("--grid", args.grid, "the grid's rows", 8.0 * points))
 }
 
 fn landscape(ctx: &Context, args: ExpectedLandscapeArgs) -> Result<Outcome> {
-    validate_landscape(&args)?;
+    validate_landscape(&args, &ctx.budget)?;
     let (d, x0, n) = (args.d, args.x0.as_slice(), args.grid);
     let axis: Vec<f64> = (0..n)
         .map(|i| -args.range + 2.0 * args.range * i as f64 / (n - 1) as f64)

@@ -4,6 +4,7 @@
 use crate::core::network::{Network, validate_widths};
 use crate::core::weights;
 use crate::error::{Error, Result};
+use crate::limits::{Footprint, MemoryBudget};
 use crate::rng::{Stream, stream};
 
 use super::cli::NetworkSource;
@@ -60,6 +61,26 @@ pub fn network(src: &NetworkSource, seed: u64, experiment: &str, trial: u64) -> 
     }
 }
 
+/// [`network`], after checking that the run's `footprint` (a function of the widths) fits the
+/// memory budget: for `--widths` before anything is allocated, for `--weights` as soon as the
+/// file's widths are known.
+pub fn network_within(
+    src: &NetworkSource,
+    budget: &MemoryBudget,
+    footprint: impl Fn(&[usize]) -> Footprint,
+    (seed, experiment, trial): (u64, &str, u64),
+) -> Result<(Network, NetworkOrigin)> {
+    if let Some(widths) = &src.widths {
+        validate_widths(widths)?;
+        budget.check(&footprint(widths))?;
+    }
+    let (net, origin) = network(src, seed, experiment, trial)?;
+    if src.widths.is_none() {
+        budget.check(&footprint(&net.widths()))?;
+    }
+    Ok((net, origin))
+}
+
 /// Checks a user-given latent code: the right length, finite, and (if `nonzero`) not 0.
 pub fn latent_code(name: &'static str, x: &[f64], k: usize, nonzero: bool) -> Result<()> {
     if x.len() != k {
@@ -76,6 +97,13 @@ pub fn latent_code(name: &'static str, x: &[f64], k: usize, nonzero: bool) -> Re
             "every entry must be a finite number",
         ));
     }
+    if !x.iter().map(|v| v * v).sum::<f64>().is_finite() {
+        return Err(Error::param(
+            name,
+            format_code(x),
+            "its squared norm overflows f64, so f would be inf; give entries of a smaller size (below 1e150)",
+        ));
+    }
     if nonzero && x.iter().all(|&v| v == 0.0) {
         return Err(Error::param(
             name,
@@ -87,7 +115,8 @@ pub fn latent_code(name: &'static str, x: &[f64], k: usize, nonzero: bool) -> Re
 }
 
 fn format_code(x: &[f64]) -> String {
-    x.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")
+    // Debug prints 1e308 as `1e308`, where Display writes out 309 digits.
+    x.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(",")
 }
 
 /// Checks that an integer parameter is at least `min`.
@@ -101,7 +130,11 @@ pub fn at_least(name: &'static str, value: usize, min: usize, fix: &str) -> Resu
 /// Checks that a real parameter is finite and positive.
 pub fn positive(name: &'static str, value: f64) -> Result<()> {
     if !value.is_finite() || value <= 0.0 {
-        return Err(Error::param(name, value, "give a finite number greater than 0"));
+        return Err(Error::param(
+            name,
+            format!("{value:?}"),
+            "give a finite number greater than 0",
+        ));
     }
     Ok(())
 }

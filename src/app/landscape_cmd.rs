@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::cli::{LandscapeArgs, LandscapeCommand, LandscapeProbeArgs};
 use super::context::{Context, Outcome};
-use super::inputs::{NetworkOrigin, at_least, latent_code, network, positive};
+use super::inputs::{NetworkOrigin, at_least, latent_code, network_within, positive};
 use crate::core::measure::{MeasurementScale, Measurements};
 use crate::core::network::{Network, WeightScale};
 use crate::core::objective::Problem;
@@ -31,6 +31,7 @@ use crate::landscape::probes::{
 };
 use crate::landscape::summary::{SetSummary, is_counterexample, is_exception, judge, summarise};
 use crate::landscape::{Measured, Settings, Truth, probe};
+use crate::limits::{Footprint, check_grid, probe_words};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Layers, Marker, Outline, Overlay, Panel, heatmap_pair};
 use crate::report::{cell_list, progress, widths_label};
@@ -244,6 +245,7 @@ pub struct OriginRow {
 
 fn validate(args: &LandscapeProbeArgs) -> Result<Lattice> {
     at_least("--m", args.m, 1, "give at least one measurement, e.g. --m 200")?;
+    check_grid("--grid", args.grid)?;
     let lattice = Lattice::new(args.grid, args.range)?;
     at_least("--slices", args.slices, 1, "probe at least one slice, e.g. --slices 1")?;
     if args.rays > 0 {
@@ -500,10 +502,59 @@ struct Prepared {
     violations: Vec<String>,
 }
 
+/// The memory of a probe on a network of these widths: the weights, `A`, every probe point with
+/// its row (grid and slices, rays, shells) and the origin's directions.
+fn footprint(args: &LandscapeProbeArgs, widths: &[usize]) -> Footprint {
+    let k = widths.first().copied().unwrap_or(0);
+    let shells = args.shells.as_ref().map_or(0, Vec::len) as f64;
+    Footprint::new()
+        .network("--widths", widths)
+        .measurements("--m", args.m, widths)
+        .words(
+            "--grid",
+            args.grid,
+            "the grid's points",
+            probe_words((args.grid as f64).powi(2), k),
+        )
+        .words(
+            "--slices",
+            args.slices,
+            "the slices' points",
+            probe_words(args.slices as f64 * (args.grid as f64).powi(2), k),
+        )
+        .words(
+            if args.ray_points > args.rays {
+                "--ray-points"
+            } else {
+                "--rays"
+            },
+            args.rays.max(args.ray_points),
+            "the ray points",
+            probe_words(args.rays as f64 * args.ray_points as f64, k),
+        )
+        .words(
+            "--shell-points",
+            args.shell_points,
+            "the shell points",
+            probe_words(2.0 * shells * args.shell_points as f64, k),
+        )
+        .words(
+            "--origin-directions",
+            args.origin_directions,
+            "the origin's directions",
+            probe_words(args.origin_directions as f64, k),
+        )
+}
+
 /// Validates the options, builds the instance and the probe sets, and fixes the balls.
 fn prepare(ctx: &Context, args: &LandscapeProbeArgs) -> Result<Prepared> {
     let lattice = validate(args)?;
-    let (net, origin): (Network, NetworkOrigin) = network(&args.source, ctx.seed, EXPERIMENT, 0)?;
+    let (net, origin): (Network, NetworkOrigin) = network_within(
+        &args.source,
+        &ctx.budget,
+        |w| footprint(args, w),
+        (ctx.seed, EXPERIMENT, 0),
+    )?;
     // Random N(0, 1) weights are probed in the N(0, 1/n_i) scaling, as a unit A is (below).
     let net = match (&args.source.widths, args.source.weight_scale) {
         (Some(_), WeightScale::Unit) => net.unit_to_normalized(),
@@ -523,6 +574,7 @@ fn prepare(ctx: &Context, args: &LandscapeProbeArgs) -> Result<Prepared> {
     let violations = net.theory_violations();
     let meas = measurements(ctx.seed, args.m, net.output_dim(), args.measurement_scale);
     let problem = Problem::noiseless(net, meas, &x0);
+    problem.check_finite("--x0", &x0)?;
     let points = probe_points(args, ctx.seed, &lattice, &truth, &planes);
     let balls = Balls::new(d, truth.norm, args.tau, args.margin, (args.radius_pos, args.radius_neg));
     let inst = Instance {

@@ -21,6 +21,10 @@ use crate::exec::{Study, TrialRows, config_hash};
 use crate::landscape::neighbourhoods::check_tau;
 use crate::landscape::probes::Lattice;
 use crate::landscape::sweep::{LandscapeSweep, SweepPlan, SweepRow};
+use crate::limits::{
+    Footprint, check_grid, lockstep_words, measurement_words, network_words, probe_words, trial_words,
+    wdc_search_words, wdc_workspace_words,
+};
 use crate::report::output::OutputDir;
 use crate::report::plot;
 use crate::report::plot::Series;
@@ -241,6 +245,36 @@ pub fn finalize(
     })
 }
 
+/// The memory of the sweep: one instance of the largest size at a time (weights, `A`, the
+/// grid's points, the census runs, the WDC pair search) and every trial's rows.
+fn footprint(args: &LandscapeSweepArgs, sizes: &[(Vec<usize>, usize)]) -> Footprint {
+    let instance = |(widths, m): &(Vec<usize>, usize)| {
+        let n = widths.last().copied().unwrap_or(0);
+        network_words(widths)
+            + measurement_words(*m, n)
+            + lockstep_words(args.census_starts as f64, widths, *m)
+            + widths
+                .windows(2)
+                .map(|w| wdc_search_words(args.wdc_pairs, 1, w[0]) + wdc_workspace_words(w[1]))
+                .fold(0.0, f64::max)
+    };
+    let largest = sizes.iter().map(instance).fold(0.0, f64::max);
+    Footprint::new()
+        .words("--hidden", args.hidden.join(","), "one instance", largest)
+        .words(
+            "--grid",
+            args.grid,
+            "the grid's points",
+            probe_words((args.grid as f64).powi(2), args.k),
+        )
+        .words(
+            "--trials",
+            args.trials,
+            "the trials' rows",
+            trial_words((args.trials * sizes.len()) as f64, 1.0 + args.census_starts as f64),
+        )
+}
+
 fn plan(ctx: &Context, args: &LandscapeSweepArgs) -> Result<SweepPlan> {
     if args.hidden.is_empty() {
         return Err(Error::param(
@@ -283,8 +317,10 @@ fn plan(ctx: &Context, args: &LandscapeSweepArgs) -> Result<SweepPlan> {
         1,
         "run at least one instance per size, e.g. --trials 3",
     )?;
+    check_grid("--grid", args.grid)?;
     Lattice::new(args.grid, args.range)?;
     check_tau(args.tau)?;
+    ctx.budget.check(&footprint(args, &sizes))?;
     super::inputs::positive("--margin", args.margin)?;
     Ok(SweepPlan {
         seed: ctx.seed,

@@ -9,11 +9,12 @@ use serde::Serialize;
 
 use super::cli::MnistAuditArgs;
 use super::context::{Context, Outcome};
-use crate::conditions::rrcp::SearchSettings;
+use crate::conditions::rrcp::{SUBSPACE_BLOCK, SearchSettings};
 use crate::conditions::wdc::{Domain, WdcSearch};
 use crate::error::Result;
 use crate::experiments::decoder_audit::{self, Settings, Subject, markdown, random_like, rows};
 use crate::experiments::decoders;
+use crate::limits::{Footprint, measurement_words, wdc_search_words, wdc_workspace_words};
 use crate::report::progress;
 
 #[derive(Serialize)]
@@ -39,6 +40,29 @@ pub fn run(ctx: &Context, args: MnistAuditArgs) -> Result<Outcome> {
         },
     };
     settings.check()?;
+    // The decoders are at most 1024 wide (500 → 784 is the widest layer shipped).
+    let (k, n) = (1024, 1024);
+    ctx.budget.check(
+        &Footprint::new()
+            .words(
+                "--pairs",
+                args.pairs,
+                "the pair search",
+                wdc_search_words(args.pairs, args.refine_starts, k) + wdc_workspace_words(n),
+            )
+            .words(
+                "--rrcp-m",
+                args.rrcp_m,
+                "A and its products",
+                2.0 * measurement_words(args.rrcp_m, n),
+            )
+            .words(
+                "--tuples",
+                args.tuples,
+                "the tuple search's trace",
+                3.0 * (args.tuples as f64 / SUBSPACE_BLOCK as f64).ceil(),
+            ),
+    )?;
     let decoders = decoders::select(&args.models, args.decoder, args.weights.as_deref())?;
     let mut subjects: Vec<Subject> = decoders
         .into_iter()

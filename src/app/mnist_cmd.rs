@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::images::mnist::{self, Digits, Split};
 use crate::images::train::{self, AdamParams, EpochRecord, Images, TrainOptions};
 use crate::images::vae::DecoderKind;
+use crate::limits::{Footprint, trial_words};
 use crate::report::output::write_atomic;
 use crate::report::progress;
 use crate::report::widths_label;
@@ -226,6 +227,23 @@ fn update_checksums(dir: &Path, entries: &[(String, String)]) -> Result<PathBuf>
 
 fn train_decoders(ctx: &Context, args: MnistTrainArgs) -> Result<Outcome> {
     validate(&args)?;
+    // Per digit of a batch: the VAE's activations forward and backward (784-500-500-40 and back,
+    // about 2048 numbers each way, ×4 with Adam's moments); one record per epoch and decoder.
+    ctx.budget.check(
+        &Footprint::new()
+            .words(
+                "--batch",
+                args.batch,
+                "a batch's activations",
+                args.batch as f64 * 8.0 * 2048.0,
+            )
+            .words(
+                "--epochs",
+                args.epochs,
+                "the epoch records",
+                trial_words((args.epochs * kinds(args.which).len()) as f64, 1.0),
+            ),
+    )?;
     let (train_digits, test_digits) = load_digits(&args)?;
     let train_images: Images<f32> = Images::from_digits(&train_digits);
     let test_images: Images<f32> = Images::from_digits(&test_digits);

@@ -30,6 +30,7 @@ use crate::experiments::reconstruct::{
     self, Algorithm, Decoder, Protocol, ReconstructStudy, SummaryRow, curve_label, sparsity_grid, summarize,
 };
 use crate::images::mnist::{self, Digits, Split};
+use crate::limits::{Footprint, lockstep_words, measurement_words};
 use crate::report::progress;
 use crate::solvers::Selection;
 
@@ -57,6 +58,48 @@ pub fn protocol(args: &MnistReconstructArgs) -> Result<Protocol> {
     };
     p.check()?;
     Ok(p)
+}
+
+/// The values of m with a Figure 3 grid: `--figure-m`, each of which must be one of the run's
+/// m, else [`DEFAULT_FIGURE_M`] where the run has them.
+pub fn figure_m(args: &MnistReconstructArgs, protocol: &Protocol) -> Result<Vec<usize>> {
+    match &args.figure_m {
+        Some(given) => {
+            if let Some(&bad) = given.iter().find(|m| !protocol.m.contains(m)) {
+                let run = protocol.m.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(",");
+                return Err(Error::param(
+                    "--figure-m",
+                    bad,
+                    format!("a Figure 3 grid needs a value of m the run has (--m {run}); pick among them"),
+                ));
+            }
+            Ok(given.clone())
+        }
+        None => Ok(DEFAULT_FIGURE_M
+            .iter()
+            .copied()
+            .filter(|m| protocol.m.contains(m))
+            .collect()),
+    }
+}
+
+/// The values of m with a Figure 3 grid unless `--figure-m` is given (the paper's).
+pub const DEFAULT_FIGURE_M: [usize; 2] = [100, 300];
+
+/// The memory of the protocol: `A` and `AΨᵀ` for the largest m, the DPR runs in lock-step
+/// through a decoder (the shipped decoders' widths are at most 1024 per layer).
+fn footprint(p: &Protocol) -> Footprint {
+    let m_max = p.m.iter().copied().max().unwrap_or(0);
+    let decoder = [20, 1024, 1024, 1024];
+    let runs = 2.0 * p.restarts as f64;
+    Footprint::new()
+        .words("--m", m_max, "A and AΨᵀ", 2.0 * measurement_words(m_max, 1024))
+        .words(
+            "--restarts",
+            p.restarts,
+            "the DPR runs in lock-step",
+            lockstep_words(runs, &decoder, m_max),
+        )
 }
 
 /// The selected test digits: the fixture or the verified MNIST test split (a missing file
@@ -111,13 +154,8 @@ struct Parameters<'a> {
 /// Runs `dpr-audit mnist reconstruct`.
 pub fn run(ctx: &Context, args: MnistReconstructArgs) -> Result<Outcome> {
     let protocol = protocol(&args)?;
-    if let Some(&bad) = args.figure_m.iter().find(|&&m| m == 0) {
-        return Err(Error::param(
-            "--figure-m",
-            bad,
-            "give values of m of the run, e.g. --figure-m 100,300",
-        ));
-    }
+    let figure_m = figure_m(&args, &protocol)?;
+    ctx.budget.check(&footprint(&protocol))?;
     let digits = digits(&args)?;
     let decoders = if protocol.algorithms.contains(&Algorithm::Dpr) {
         decoders::select(&args.models, args.decoder, args.weights.as_deref())?
@@ -143,7 +181,7 @@ pub fn run(ctx: &Context, args: MnistReconstructArgs) -> Result<Outcome> {
     bar.finish_and_clear();
     let summary = summarize(&results.rows);
     out.adopt(&work, &Shard::WHOLE.folder_name())?;
-    write_reconstruction(&out, "", &results, &summary, &args.figure_m)?;
+    write_reconstruction(&out, "", &results, &summary, &figure_m)?;
     out.write_csv("timing.csv", &results.timing)?;
     let images: Vec<usize> = (0..digits.len()).map(|i| digits.source_index(i)).collect();
     let parameters = Parameters {

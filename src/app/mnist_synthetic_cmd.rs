@@ -13,6 +13,7 @@ use super::context::{Context, Outcome};
 use crate::error::Result;
 use crate::exec::store::write_rows;
 use crate::experiments::synthetic::{self, Protocol, RateRow, curve_label, work_units};
+use crate::limits::{Footprint, measurement_words, trial_words};
 use crate::report::plot::{SpreadSeries, line_plot_with_spread};
 use crate::report::progress;
 
@@ -42,6 +43,25 @@ pub fn protocol(args: &MnistSyntheticArgs) -> Result<Protocol> {
     Ok(p)
 }
 
+/// The memory of the protocol: `A` for the largest m (against the sparse signals of length n
+/// and DPR's generator, 10-500-1000), the signals, and every trial's rows.
+fn footprint(p: &Protocol) -> Footprint {
+    let m_max = p.m.iter().copied().max().unwrap_or(0);
+    let trials = (p.trials * p.m.len()) as f64;
+    let a = 2.0 * measurement_words(m_max, p.n.max(1000));
+    // A is m × n: charge it to whichever of the two is the larger.
+    let a_term = if m_max >= p.n { ("--m", m_max) } else { ("--n", p.n) };
+    Footprint::new()
+        .words(a_term.0, a_term.1, "A", a)
+        .words("--n", p.n, "the signals and their estimates", 4.0 * p.n as f64)
+        .words(
+            "--trials",
+            p.trials,
+            "the trials' rows",
+            trial_words(trials, 1.0 + (p.sparsities.len() * p.methods.len()) as f64),
+        )
+}
+
 /// The success curves with their Wilson intervals as bars.
 pub fn series(rates: &[RateRow]) -> Vec<SpreadSeries> {
     let mut out: Vec<SpreadSeries> = Vec::new();
@@ -68,6 +88,7 @@ struct Parameters<'a> {
 /// Runs `dpr-audit mnist synthetic`.
 pub fn run(ctx: &Context, args: MnistSyntheticArgs) -> Result<Outcome> {
     let p = protocol(&args)?;
+    ctx.budget.check(&footprint(&p))?;
     let bar = progress::bar(work_units(&p), "synthetic", ctx.quiet);
     let results = synthetic::run(&p, ctx.seed, &|| bar.inc(1))?;
     bar.finish_and_clear();

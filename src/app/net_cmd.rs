@@ -6,10 +6,11 @@ use serde::Serialize;
 
 use super::cli::NetArgs;
 use super::context::{Context, Outcome};
-use super::inputs::network;
+use super::inputs::network_within;
 use crate::core::network::Network;
 use crate::core::weights;
 use crate::error::Result;
+use crate::limits::Footprint;
 use crate::report::widths_label;
 
 /// One row of `layers.csv`: a layer's shape and weight statistics.
@@ -72,7 +73,12 @@ pub fn layer_rows(net: &Network, source: &str, weight_scale: &str, seed: u64) ->
 
 /// Runs `dpr-audit net`.
 pub fn run(ctx: &Context, args: NetArgs) -> Result<Outcome> {
-    let (net, origin) = network(&args.source, ctx.seed, "net", 0)?;
+    let (net, origin) = network_within(
+        &args.source,
+        &ctx.budget,
+        |widths| Footprint::new().network("--widths", widths),
+        (ctx.seed, "net", 0),
+    )?;
     let rows = layer_rows(&net, &origin.source, &origin.weight_scale, ctx.seed);
     let out = ctx.create_out(&ctx.out_dir("net"))?;
     out.write_csv("layers.csv", &rows)?;

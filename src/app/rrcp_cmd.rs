@@ -20,14 +20,17 @@ use super::cli::{NetworkSource, RrcpArgs, RrcpMode};
 use super::context::{Context, Outcome};
 use super::inputs::{NetworkOrigin, at_least, network, positive};
 use super::scaleout::{Ran, run_trials, sources};
-use crate::conditions::rrcp::{SearchMode, SearchOutcome, SearchSettings, StreamKey, TracePoint, search, sign_angle};
+use crate::conditions::rrcp::{
+    SUBSPACE_BLOCK, SearchMode, SearchOutcome, SearchSettings, StreamKey, TracePoint, search, sign_angle,
+};
 use crate::core::measure::{MeasurementScale, Measurements};
-use crate::core::network::Network;
 use crate::core::network::WeightScale;
+use crate::core::network::{Network, validate_widths};
 use crate::error::{Error, Result};
 use crate::exec::Study;
 use crate::exec::merge::{ShardFolder, collect};
 use crate::exec::store::{MANIFEST_FILE, ROWS_FILE};
+use crate::limits::{Footprint, ROW_WORDS, trial_words};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, line_plot};
 use crate::report::{cell_list, widths_label};
@@ -448,12 +451,36 @@ impl Study for RrcpStudy {
     }
 }
 
+/// The memory of a run on a network of these widths: the weights, `A` for the largest m (and
+/// its product with a subspace basis), and every trial's rows with their traces.
+fn footprint(args: &RrcpArgs, widths: &[usize]) -> Footprint {
+    let m_max = args.m.iter().copied().max().unwrap_or(0);
+    let trace_points = (args.tuples as f64 / SUBSPACE_BLOCK as f64).ceil() + args.refine_steps as f64;
+    let rows_each = 2.0 * (1.0 + 3.0 * trace_points / ROW_WORDS);
+    Footprint::new()
+        .network("--widths", widths)
+        .measurements("--m", m_max, widths)
+        .measurements("--m", m_max, widths)
+        .words(
+            "--trials",
+            args.trials,
+            "the trials' rows",
+            trial_words((args.trials * args.m.len()) as f64, rows_each),
+        )
+}
+
 /// Runs `dpr-audit rrcp`.
 pub fn run(ctx: &Context, args: RrcpArgs) -> Result<Outcome> {
     validate(&args)?;
     let study = RrcpStudy::new(&args, ctx.seed);
-    // The network first (a bad weights file or widths fail before any work or file).
-    study.network(0)?;
+    // The memory first (from --widths before anything exists), then the network (a bad
+    // weights file fails before any work or file).
+    if let Some(widths) = &args.source.widths {
+        validate_widths(widths)?;
+        ctx.budget.check(&footprint(&args, widths))?;
+    }
+    let (net, _) = study.network(0)?;
+    ctx.budget.check(&footprint(&args, &net.widths()))?;
     let out = ctx.out_dir("rrcp");
     match run_trials(ctx, &study, &args.scale_out, &out, "rrcp")? {
         Ran::Shard(outcome) => Ok(outcome),

@@ -12,11 +12,12 @@ use serde::Serialize;
 
 use super::cli::SolveArgs;
 use super::context::{Context, Outcome};
-use super::inputs::{at_least, latent_code, network, positive};
+use super::inputs::{at_least, latent_code, network_within, positive};
 use crate::core::measure::MeasurementScale;
 use crate::core::network::Network;
 use crate::core::vector::relative_error_up_to_sign;
 use crate::error::{Error, Result};
+use crate::limits::{Footprint, lockstep_words, trial_words};
 use crate::report::widths_label;
 use crate::solvers::instance::{self, InstanceKey};
 use crate::solvers::{Chosen, Method, MethodParams, Run, Settings, check_step, choose, run_origin, solve};
@@ -144,7 +145,25 @@ fn validate(args: &SolveArgs) -> Result<()> {
 pub fn run(ctx: &Context, args: SolveArgs) -> Result<Outcome> {
     validate(&args)?;
     let settings = loop_settings(args.method, args.max_iters, args.grad_tol, args.f_tol, args.trace)?;
-    let (net, origin) = network(&args.source, ctx.seed, "solve", 0)?;
+    let footprint = |widths: &[usize]| {
+        let runs = args.restarts as f64 * if args.method == Method::Adam2 { 2.0 } else { 1.0 };
+        let trace = if args.trace {
+            runs * settings.max_iters as f64 * 8.0
+        } else {
+            0.0
+        };
+        Footprint::new()
+            .network("--widths", widths)
+            .measurements("--m", args.m, widths)
+            .words(
+                "--restarts",
+                args.restarts,
+                "the runs in lock-step and their rows",
+                lockstep_words(runs, widths, args.m) + trial_words(runs, 1.0),
+            )
+            .words("--max-iters", settings.max_iters, "the trace", trace)
+    };
+    let (net, origin) = network_within(&args.source, &ctx.budget, footprint, (ctx.seed, "solve", 0))?;
     if let Some(x0) = &args.x0 {
         latent_code("--x0", x0, net.latent_dim(), true)?;
     }
@@ -155,6 +174,7 @@ pub fn run(ctx: &Context, args: SolveArgs) -> Result<Outcome> {
     };
     let random_scale = args.source.widths.as_ref().map(|_| args.source.weight_scale);
     let inst = instance::draw(net, args.m, args.measurement_scale, args.x0.clone(), args.snr_db, &key);
+    inst.problem.check_finite("--x0", &inst.x0)?;
     let params = method_params(&inst.problem.net, random_scale, &inst.problem.meas, args.step, args.lr)?;
     let starts = instance::starts(args.method, inst.x0.len(), args.restarts, &key);
 

@@ -20,7 +20,10 @@ use super::scaleout::{Ran, repair_note, run_trials};
 use crate::error::Result;
 use crate::exec::merge::{ShardFolder, collect};
 use crate::exec::{Study, config_hash};
+use crate::limits::{Footprint, lockstep_words, measurement_words, network_words, trial_words};
 use crate::report::output::OutputDir;
+use crate::solvers::Method;
+use crate::sweep::config::{Grid, Setting};
 use crate::sweep::config::{default_out_name, load};
 use crate::sweep::summary::{Analysis, TransitionRow, layers_label};
 use crate::sweep::trial::snr_label;
@@ -153,9 +156,34 @@ pub fn summary(done: &Finished, header: String, extra: serde_json::Value) -> Out
     }
 }
 
+/// The memory of a sweep: one trial of its largest setting at a time (weights, `A`, the runs in
+/// lock-step) and every trial's row.
+fn footprint(grid: &Grid) -> Footprint {
+    let one = |s: &Setting| {
+        let widths = s.widths();
+        let runs = s.restarts as f64 * if s.method == Method::Adam2 { 2.0 } else { 1.0 };
+        network_words(&widths) + measurement_words(s.m, s.n()) + lockstep_words(runs, &widths, s.m)
+    };
+    let largest = grid.settings.iter().max_by(|a, b| one(a).total_cmp(&one(b)));
+    let trials = grid.config.trials as f64 * grid.settings.len() as f64;
+    let (words, setting) = largest.map_or((0.0, String::new()), |s| {
+        let widths = s.widths().iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-");
+        (one(s), format!("m {}, restarts {}, widths {widths}", s.m, s.restarts))
+    });
+    Footprint::new()
+        .words("config setting", setting, "one trial of it", words)
+        .words(
+            "config key trials",
+            grid.config.trials,
+            "the trials' rows",
+            trial_words(trials, 1.0),
+        )
+}
+
 /// Runs `dpr-audit sweep`.
 pub fn run(ctx: &Context, args: SweepArgs) -> Result<Outcome> {
     let grid = load(&args.config)?;
+    ctx.budget.check(&footprint(&grid))?;
     let study = SweepStudy::new(grid, ctx.seed);
     let out = ctx.out_dir(&default_out_name(&args.config));
     let (staging, folders, report, seconds) = match run_trials(ctx, &study, &args.scale_out, &out, "sweep")? {

@@ -1,14 +1,16 @@
 //! `dpr-audit wdc`: the WDC constant of every layer of a network (sampled lower bound, and a
 //! certified interval for layers with 2 to 4 inputs), or a scaling study over `--k × --n`.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use super::cli::WdcArgs;
 use super::context::{Context, Outcome};
-use super::inputs::{NetworkOrigin, at_least, budget, network, positive};
+use super::inputs::{NetworkOrigin, at_least, budget, network_within, positive};
 use super::scaleout::{Ran, refuse_for_single, run_trials, sources};
 use crate::conditions::audit::{AuditReport, rescale_to_theory};
-use crate::conditions::certify::{Certificate, certify};
+use crate::conditions::certify::{Certificate, MIN_TOL, certify};
 use crate::conditions::certify_boxes::{
     BoxCertificate, BoxSearch, Budget, MAX_INPUT, MIN_INPUT, Progress, Tolerance, Witness, certify_boxes,
 };
@@ -22,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::exec::Study;
 use crate::exec::merge::{ShardFolder, collect};
 use crate::exec::store::MANIFEST_FILE;
+use crate::limits::{Footprint, certificate_words, comma_list, trial_words, wdc_search_words, wdc_workspace_words};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, line_plot};
 use crate::report::progress;
@@ -87,6 +90,15 @@ fn validate(args: &WdcArgs) -> Result<()> {
     at_least("--trials", args.trials, 1, "run at least one trial")?;
     if let Some(tol) = args.tol {
         positive("--tol", tol)?;
+        if args.certify && tol < MIN_TOL {
+            return Err(Error::param(
+                "--tol",
+                format!("{tol:?}"),
+                format!(
+                    "the certificate's bounds carry a rounding margin of {MIN_TOL:e}, so no smaller width can be certified in f64; give --tol {MIN_TOL:e} or more"
+                ),
+            ));
+        }
     }
     if let Some(rel) = args.rel_tol {
         positive("--rel-tol", rel)?;
@@ -325,8 +337,37 @@ pub struct TraceRow {
     pub best: f64,
 }
 
+/// The memory of a run on a network of these widths: the weights, the largest layer's pair
+/// search (twice with the audit's rescaled copy) and the certificates.
+fn layers_footprint(args: &WdcArgs, widths: &[usize]) -> Footprint {
+    let search_words = widths
+        .windows(2)
+        .map(|w| wdc_search_words(search(args, w[0]).pairs, args.refine_starts, w[0]))
+        .fold(0.0, f64::max);
+    let workspace = widths
+        .iter()
+        .skip(1)
+        .map(|&n| wdc_workspace_words(n))
+        .fold(0.0, f64::max);
+    let certificates = widths
+        .windows(2)
+        .filter(|w| args.certify && w[0] == 2)
+        .map(|w| certificate_words(w[1]))
+        .fold(0.0, f64::max);
+    Footprint::new()
+        .network("--widths", widths)
+        .words("--pairs", search(args, 2).pairs, "the pair search", search_words)
+        .words("--widths", comma_list(widths), "the pair search's workspace", workspace)
+        .words("--widths", comma_list(widths), "the certificate's cells", certificates)
+}
+
 fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
-    let (net, origin) = network(&args.source, ctx.seed, "wdc", 0)?;
+    let (net, origin) = network_within(
+        &args.source,
+        &ctx.budget,
+        |widths| layers_footprint(&args, widths),
+        (ctx.seed, "wdc", 0),
+    )?;
     let certifiable: Vec<usize> = (0..net.depth())
         .filter(|&l| (MIN_INPUT..=MAX_INPUT).contains(&net.layers()[l].weight.ncols()))
         .collect();
@@ -562,6 +603,31 @@ fn layers_outcome(
 
 fn scaling(ctx: &Context, args: &WdcArgs, ks: &[usize], ns: &[usize]) -> Result<Outcome> {
     let widest = ks.iter().copied().max().unwrap_or(1);
+    let (k_max, n_max) = (widest, ns.iter().copied().max().unwrap_or(1));
+    let settings = (ks.len() * ns.len()) as f64;
+    ctx.budget.check(
+        &Footprint::new()
+            .network("--n", &[k_max, n_max])
+            .words(
+                "--pairs",
+                search(args, widest).pairs,
+                "the pair search",
+                wdc_search_words(search(args, widest).pairs, args.refine_starts, k_max),
+            )
+            .words("--n", n_max, "the pair search's workspace", wdc_workspace_words(n_max))
+            .words(
+                "--n",
+                n_max,
+                "the certificate's cells",
+                if args.certify { certificate_words(n_max) } else { 0.0 },
+            )
+            .words(
+                "--trials",
+                args.trials,
+                "the trials' rows",
+                trial_words(args.trials as f64 * settings, 2.0),
+            ),
+    )?;
     let plan = StudyPlan {
         search: search(args, widest),
         grow_pairs: false,

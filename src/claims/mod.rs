@@ -81,18 +81,15 @@ pub struct Spec {
 impl Spec {
     /// Parses a spec; `name` is used in errors.
     pub fn parse(name: &str, text: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::Config {
-            path: PathBuf::from(name),
-            reason: e.to_string(),
-        })
+        toml::from_str(text).map_err(|e| Error::toml(name, Some(text), &e, "the other specs in verify/"))
     }
 
     /// The parameters of the chosen protocol as the claim's typed struct.
     pub fn params<T: DeserializeOwned>(&self, full: bool) -> Result<T> {
         let table = if full { &self.full } else { &self.quick };
-        table.clone().try_into().map_err(|e: toml::de::Error| Error::Config {
-            path: PathBuf::from(format!("verify/{} [{}]", self.id, if full { "full" } else { "quick" })),
-            reason: e.to_string(),
+        table.clone().try_into().map_err(|e: toml::de::Error| {
+            let section = format!("verify/{} [{}]", self.id, if full { "full" } else { "quick" });
+            Error::toml(section, None, &e, "the claim's module docs in src/claims/")
         })
     }
 }

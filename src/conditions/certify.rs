@@ -30,6 +30,10 @@ pub const LIPSCHITZ: f64 = (1.0 + std::f64::consts::SQRT_2) / (2.0 * PI);
 /// Added to the upper bound for floating-point rounding (the incremental sums of `D` and the
 /// closed form of `Q` are accurate to ~1e-13; this margin is 10⁴ times larger).
 const ROUNDING_MARGIN: f64 = 1e-9;
+/// The smallest tolerance a certificate can meet: its upper bound carries the rounding margin,
+/// so a smaller `tol` asks for a width that f64 arithmetic cannot resolve (and bisects every
+/// rectangle to [`MAX_DEPTH`], which never finishes).
+pub const MIN_TOL: f64 = ROUNDING_MARGIN;
 /// Deepest bisection of one cell (a cell is then ~2^-40 of its width; never reached in
 /// practice, a guard against a pathological tolerance).
 const MAX_DEPTH: u32 = 40;

@@ -8,6 +8,7 @@ use faer::{Mat, MatRef};
 use super::measure::Measurements;
 use super::network::{Network, matmul_block};
 use super::vector::sgn;
+use crate::error::{Error, Result};
 
 /// One instance: a network, a measurement matrix and the observed amplitudes `b`.
 #[derive(Clone, Debug)]
@@ -34,6 +35,23 @@ impl Problem {
     pub fn noiseless(net: Network, meas: Measurements, x0: &[f64]) -> Self {
         let b = meas.amplitudes(&net.generate(x0));
         Self { net, meas, b }
+    }
+
+    /// Refuses an instance whose arithmetic overflows: `f(0) = ½‖b‖²` (hence every amplitude
+    /// `b_j` and `G(x0)`) must be at most `√f64::MAX ≈ 1.3e154`, so that the products of
+    /// f-sized numbers that the gradient and the step form stay finite (at `f(0) ≈ 1e307` the
+    /// gradient norm is already `inf`). `name` is the parameter that sets the scale of `x0`.
+    pub fn check_finite(&self, name: &'static str, x0: &[f64]) -> Result<()> {
+        let f_origin = 0.5 * self.b.iter().map(|b| b * b).sum::<f64>();
+        if f_origin <= f64::MAX.sqrt() {
+            return Ok(());
+        }
+        let code = x0.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(",");
+        Err(Error::param(
+            name,
+            code,
+            "f(0) = ½‖b‖² = ½‖A G(x0)‖² exceeds √f64::MAX ≈ 1.3e154, where the gradient overflows; give a smaller x0",
+        ))
     }
 
     /// `½ Σ_j (|c_j| − b_j)²` for `c = A G(x)`.

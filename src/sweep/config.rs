@@ -250,10 +250,8 @@ pub fn load(path: &Path) -> Result<Grid> {
 
 /// Parses and checks configuration `text` (`path` names it in errors).
 pub fn parse(path: &Path, text: &str) -> Result<Grid> {
-    let config: SweepConfig = toml::from_str(text).map_err(|e| Error::Config {
-        path: path.to_path_buf(),
-        reason: e.to_string().trim_end().to_string(),
-    })?;
+    let config: SweepConfig =
+        toml::from_str(text).map_err(|e| Error::toml(path, Some(text), &e, "verify/sweeps/quick.toml"))?;
     config.check(path)
 }
 

@@ -1,8 +1,11 @@
 //! Helpers shared by the end-to-end tests: scratch folders and running the binary.
 #![allow(dead_code)] // each test file uses a different subset
 
+use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A fresh, empty scratch folder for one test (`tag` names the test file, `name` the test).
 /// It is removed when the test passes and kept when it fails (a panic), for inspection.
@@ -64,16 +67,104 @@ pub fn assert_ok(out: &Output) {
     assert!(out.status.success(), "exit {:?}: {}", out.status.code(), stderr(out));
 }
 
-/// Each `(args, needle)`: run with `--out out` in `dir`; the contract for bad input is exit
-/// code 2, a message on stderr containing `needle`, no output folder and no staging leftovers.
+/// The address space a bad-input case may use (`RLIMIT_AS`): a refusal needs a few hundred MiB
+/// of mostly untouched virtual memory (thread stacks, allocator arenas); any refused size would
+/// allocate far more, so a case that allocates before refusing fails.
+pub const GUARD_ADDRESS_SPACE: u64 = 1 << 30;
+/// The memory budget a bad-input case passes (`--max-memory`), so that refusals do not depend
+/// on the machine.
+pub const GUARD_BUDGET: &str = "256M";
+/// The longest a guarded case may run before it counts as a hang. Refusals take milliseconds;
+/// the cap is generous because the test machine may be loaded.
+pub const GUARD_TIME: Duration = Duration::from_secs(30);
+
+/// How a guarded run ended.
+pub struct Guarded {
+    /// The output, if the process exited (or was killed by a signal) within the time cap.
+    pub output: Option<Output>,
+    /// Wall time until it ended or was killed.
+    pub elapsed: Duration,
+}
+
+/// Runs the binary with `args` in `dir` under an address-space limit and a time cap; a run
+/// past the cap is killed (`output: None`).
+pub fn run_guarded(dir: &Path, args: &[&str], address_space: u64, cap: Duration) -> Guarded {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dpr-audit"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let limit = libc::rlimit {
+        rlim_cur: address_space as libc::rlim_t,
+        rlim_max: address_space as libc::rlim_t,
+    };
+    // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let start = Instant::now();
+    let mut child = command.spawn().unwrap();
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let elapsed = start.elapsed();
+            let output = Output {
+                status,
+                stdout: stdout.join().unwrap(),
+                stderr: stderr.join().unwrap(),
+            };
+            return Guarded {
+                output: Some(output),
+                elapsed,
+            };
+        }
+        if start.elapsed() > cap {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Guarded {
+                output: None,
+                elapsed: start.elapsed(),
+            };
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Each `(args, needle)`: run with `--out out` and `--max-memory` [`GUARD_BUDGET`] in `dir`,
+/// under [`GUARD_ADDRESS_SPACE`] and [`GUARD_TIME`]; the contract for bad input is exit code 2,
+/// one line on stderr containing `needle`, no output folder and no staging leftovers.
 pub fn assert_usage_errors(dir: &Path, cases: &[(&[&str], &str)]) {
     for (args, needle) in cases {
         let mut full = vec!["--out", "out"];
+        if !args.iter().any(|a| a.starts_with("--max-memory")) {
+            full.extend(["--max-memory", GUARD_BUDGET]);
+        }
         full.extend_from_slice(args);
-        let out = run(dir, &full);
+        let guarded = run_guarded(dir, &full, GUARD_ADDRESS_SPACE, GUARD_TIME);
+        let out = guarded
+            .output
+            .unwrap_or_else(|| panic!("{args:?} still ran after {:?} (a hang)", GUARD_TIME));
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err:?} does not name {needle:?}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err:?}");
         assert!(!dir.join("out").exists(), "{args:?} left an output folder");
         let leftovers: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
