@@ -28,6 +28,7 @@
 
 pub mod census;
 pub mod classify;
+pub mod exact;
 pub mod grid;
 pub mod neighbourhoods;
 pub mod origin;
