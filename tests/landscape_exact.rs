@@ -407,3 +407,114 @@ fn deterministic_across_thread_counts() {
     };
     assert_eq!(with(1), with(3));
 }
+
+mod common;
+
+/// The acceptance command end to end: the JSON lists every critical point with the promised
+/// fields, x0 among the local minima; the files are byte-identical for 1 and 2 threads.
+#[test]
+fn cli_lists_critical_points_and_is_identical_across_threads() {
+    let dir = common::scratch_dir("landscape-exact", "cli");
+    let args = |threads: &'static str, out: &'static str| -> Vec<&'static str> {
+        vec![
+            "--json",
+            "--seed",
+            "1",
+            "--threads",
+            threads,
+            "--out",
+            out,
+            "landscape",
+            "exact",
+            "--widths",
+            "2,50,200",
+            "--m",
+            "200",
+            "--wdc-pairs",
+            "20",
+        ]
+    };
+    let one = common::run(&dir, &args("1", "one"));
+    common::assert_ok(&one);
+    let json: serde_json::Value = serde_json::from_slice(&one.stdout).expect("json on stdout");
+    let points = json["critical_points"].as_array().expect("critical_points array");
+    assert!(!points.is_empty());
+    for p in points {
+        for key in [
+            "x",
+            "f",
+            "type",
+            "angle",
+            "radius",
+            "negation_helps",
+            "status",
+            "margin",
+            "rounding_bound",
+        ] {
+            assert!(p.get(key).is_some(), "critical point without {key}: {p}");
+        }
+    }
+    assert!(
+        points
+            .iter()
+            .any(|p| p["type"] == "local_min" && p["dist_x0"].as_f64().is_some_and(|d| d < 1e-6)),
+        "x0 is not among the listed local minima"
+    );
+    assert_eq!(json["x0_found"], true);
+    assert_eq!(
+        json["counts"]["local_min"].as_u64().expect("count") as usize,
+        points.iter().filter(|p| p["type"] == "local_min").count()
+    );
+    let two = common::run(&dir, &args("2", "two"));
+    common::assert_ok(&two);
+    for file in ["critical_points.csv", "sources.csv", "summary.json"] {
+        assert_eq!(
+            common::read(&dir.join("one").join(file)),
+            common::read(&dir.join("two").join(file)),
+            "{file} differs between 1 and 2 threads"
+        );
+    }
+    assert!(dir.join("one/profile.png").exists() && dir.join("one/plane.png").exists());
+}
+
+/// Bad input: k ≠ 2 (pointing to the census), a network with a bias or a non-ReLU layer
+/// (positive homogeneity), and out-of-range options → exit 2, nothing written.
+#[test]
+fn cli_refuses_what_the_study_does_not_cover() {
+    use dpr_audit::core::weights::save;
+    let dir = common::scratch_dir("landscape-exact", "bad");
+    let layer = |rows: usize, cols: usize, bias: bool, activation: Activation| Layer {
+        weight: Mat::from_fn(rows, cols, |i, j| ((i * 3 + j * 5) % 7) as f64 - 3.0),
+        bias: bias.then(|| vec![0.5; rows]),
+        activation,
+    };
+    let biased = Network::from_layers(vec![
+        layer(8, 2, true, Activation::Relu),
+        layer(12, 8, false, Activation::Relu),
+    ])
+    .expect("net");
+    let smooth = Network::from_layers(vec![
+        layer(8, 2, false, Activation::Softplus),
+        layer(12, 8, false, Activation::Relu),
+    ])
+    .expect("net");
+    save(&biased, &dir.join("biased.safetensors"), &Default::default()).expect("save");
+    save(&smooth, &dir.join("smooth.safetensors"), &Default::default()).expect("save");
+    common::assert_usage_errors(
+        &dir,
+        &[
+            (&["landscape", "exact", "--widths", "3,20,40"], "landscape census"),
+            (
+                &["landscape", "exact", "--weights", "biased.safetensors", "--m", "20"],
+                "bias",
+            ),
+            (
+                &["landscape", "exact", "--weights", "smooth.safetensors", "--m", "20"],
+                "positive homogeneity",
+            ),
+            (&["landscape", "exact", "--widths", "2,20,40", "--m", "0"], "--m"),
+            (&["landscape", "exact", "--widths", "2,20,40", "--tau", "2"], "tau"),
+            (&["landscape", "exact", "--widths", "2,20,40", "--x0", "1,2,3"], "--x0"),
+        ],
+    );
+}

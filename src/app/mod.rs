@@ -8,6 +8,7 @@ pub mod audit_cmd;
 pub mod census_cmd;
 pub mod cli;
 pub mod context;
+pub mod exact_cmd;
 pub mod expected_cmd;
 pub mod inputs;
 pub mod landscape_cmd;

@@ -243,6 +243,43 @@ pub struct ExactLandscape {
     pub x0_found: bool,
     /// `f(0) = ½‖b‖²`, the origin's value: a local maximum of `f` (docs/THEORY.md §13.1).
     pub f_origin: f64,
+    /// The sectors (for [`ExactLandscape::profile`] and [`ExactLandscape::value`]).
+    #[serde(skip)]
+    pub enumeration: Sectors,
+}
+
+impl ExactLandscape {
+    /// The sector holding the polar angle `theta`.
+    fn sector_at(&self, theta: f64) -> &sectors::Sector {
+        let s = &self.enumeration.sectors;
+        let t = s[0].start + (theta - s[0].start).rem_euclid(std::f64::consts::TAU);
+        let i = s.partition_point(|x| x.start <= t).saturating_sub(1);
+        &s[i]
+    }
+
+    /// `φ(θ)` from the sector's closed form (docs/THEORY.md §13.2).
+    pub fn profile(&self, theta: f64) -> f64 {
+        let s = self.sector_at(theta);
+        if s.flat {
+            self.f_origin
+        } else {
+            s.piece.value(self.f_origin, theta)
+        }
+    }
+
+    /// `f(x) = ½ r² uᵀMu − r cᵀu + ½‖b‖²` for `x = r u` (`k = 2`), from the sector of `u`: the
+    /// closed form of `f` on the cone (docs/THEORY.md §13.2), exact up to rounding.
+    pub fn value(&self, x: &[f64]) -> f64 {
+        let r = x[0].hypot(x[1]);
+        if r == 0.0 {
+            return self.f_origin;
+        }
+        let theta = x[1].atan2(x[0]);
+        let s = self.sector_at(theta);
+        let u = direction(theta);
+        let (n, d) = (s.piece.c[0] * u[0] + s.piece.c[1] * u[1], s.piece.m.form(u, u));
+        0.5 * r * r * d - r * n + self.f_origin
+    }
 }
 
 /// Where a profile point sits, as a name and its units.
@@ -400,5 +437,6 @@ fn summarise(
         global_is_x0,
         global_unique,
         f_origin: half_b2,
+        enumeration: sectors.clone(),
     }
 }
