@@ -165,6 +165,12 @@ pub struct LandscapeExactArgs {
     /// Half-width of the heat map, in units of ‖x0‖ (> 0).
     #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
     pub range: f64,
+    /// Audit the instance in this safetensors file (W1…Wd, A, x0, b) instead of building one.
+    #[arg(long, conflicts_with_all = ["widths", "weights", "x0"])]
+    pub instance: Option<PathBuf>,
+    /// Also write the instance (W1…Wd, A, x0, b; seed and scales in the metadata) to this file.
+    #[arg(long)]
+    pub save_instance: Option<PathBuf>,
 }
 
 /// `dpr-audit landscape [probe]`.

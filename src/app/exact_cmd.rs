@@ -13,6 +13,7 @@ use super::context::{Context, Outcome};
 use super::inputs::{at_least, network, positive};
 use super::landscape_cmd::{measurements, truth_code};
 use crate::conditions::wdc::{Domain, WdcSearch, estimate_network};
+use crate::core::instance::{load_instance, save_instance};
 use crate::core::network::WeightScale;
 use crate::core::objective::Problem;
 use crate::error::{Error, Result};
@@ -155,31 +156,50 @@ fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, 
         "the heat map needs at least 2 points per axis, e.g. --grid 161",
     )?;
     positive("--range", args.range)?;
-    let (net, origin) = network(&args.source, ctx.seed, EXPERIMENT, 0)?;
-    let net = match (&args.source.widths, args.source.weight_scale) {
-        (Some(_), WeightScale::Unit) => net.unit_to_normalized(),
-        _ => net,
+    let (problem, x0, source, weight_scale) = match &args.instance {
+        Some(path) => {
+            let loaded = load_instance(path)?;
+            let scale = loaded
+                .metadata
+                .get("weight_scale")
+                .cloned()
+                .unwrap_or_else(|| "file".into());
+            (loaded.problem, loaded.x0, path.display().to_string(), scale)
+        }
+        None => {
+            let (net, origin) = network(&args.source, ctx.seed, EXPERIMENT, 0)?;
+            let net = match (&args.source.widths, args.source.weight_scale) {
+                (Some(_), WeightScale::Unit) => net.unit_to_normalized(),
+                _ => net,
+            };
+            let k = net.latent_dim();
+            if k != 2 {
+                return Err(Error::param(
+                    "latent dimension k",
+                    k,
+                    "`landscape exact` enumerates the circle and needs k = 2; for k > 2 use `landscape census`, \
+                     whose GD limits carry a certified-minimum status",
+                ));
+            }
+            let x0 = truth_code(&args.x0, ctx.seed, k)?;
+            let meas = measurements(ctx.seed, args.m, net.output_dim(), args.measurement_scale);
+            (
+                Problem::noiseless(net, meas, &x0),
+                x0,
+                origin.source,
+                origin.weight_scale,
+            )
+        }
     };
-    let (d, k) = (net.depth(), net.latent_dim());
-    if k != 2 {
-        return Err(Error::param(
-            "latent dimension k",
-            k,
-            "`landscape exact` enumerates the circle and needs k = 2; for k > 2 use `landscape census`, \
-             whose GD limits carry a certified-minimum status",
-        ));
-    }
-    let x0 = truth_code(&args.x0, ctx.seed, k)?;
-    let meas = measurements(ctx.seed, args.m, net.output_dim(), args.measurement_scale);
-    let problem = Problem::noiseless(net, meas, &x0);
     check_instance(&problem)?;
+    let d = problem.net.depth();
     let truth = Truth::new(&x0, d);
     let inst = InstanceInfo {
         seed: ctx.seed,
-        source: origin.source,
+        source,
         widths: widths_label(&problem.net.widths()),
-        weight_scale: origin.weight_scale,
-        m: args.m,
+        weight_scale,
+        m: problem.b.len(),
         d,
         x0_norm: truth.norm,
         rho_pr: truth.rho,
@@ -233,6 +253,19 @@ pub fn run(ctx: &Context, args: LandscapeExactArgs) -> Result<Outcome> {
     draw_plane(&out, &inst, &truth, &land, &args)?;
     let mut json = summary_json(&inst, &truth, &land, epsilon)?;
     out.write_json("summary.json", &json)?;
+    if let Some(path) = &args.save_instance {
+        let metadata = [
+            ("seed", inst.seed.to_string()),
+            ("weight_scale", inst.weight_scale.clone()),
+            ("measurement_scale", "normalized".to_string()),
+            ("widths", inst.widths.clone()),
+            ("written_by", "dpr-audit landscape exact".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        save_instance(&problem, &truth.x0, path, &metadata)?;
+    }
     let dir = ctx.finish(out, "landscape exact", &args)?;
     json["out"] = serde_json::to_value(&dir)?;
     let human = human_summary(&inst, &truth, &land, epsilon, &dir);
