@@ -27,6 +27,7 @@
 //! ([`summary::SetSummary::min_v_ratio_outside`]).
 
 pub mod census;
+pub mod certified;
 pub mod classify;
 pub mod exact;
 pub mod grid;
