@@ -218,6 +218,23 @@ fn gradient(b: &Mat<f64>, x: &[f64], amplitudes: &[f64]) -> Vec<f64> {
 /// its hyperplane is tried as a kink before concluding `not_min` (a GD limit on a kink may sit
 /// farther from it than the proximity).
 pub fn certify_minimum(problem: &Problem, candidate: &[f64]) -> MinimumCertificate {
+    let violations = problem.net.theory_violations();
+    if !violations.is_empty() || norm(candidate) == 0.0 {
+        return MinimumCertificate {
+            status: MinStatus::Undecided,
+            x: candidate.to_vec(),
+            moved: 0.0,
+            kink: Vec::new(),
+            min_pivot: 0.0,
+            pattern_slack: 0.0,
+            one_sided: None,
+            rounding_bound: 0.0,
+            reason: format!(
+                "not certified: needs a bias-free ReLU network and x ≠ 0 ({})",
+                violations.join("; ")
+            ),
+        };
+    }
     let distances = hyperplane_distances(problem, candidate);
     let near: Vec<(Cause, usize)> = (distances.iter())
         .filter(|d| d.0 <= PROXIMITY)
