@@ -58,6 +58,12 @@ fn census_clusters_every_limit_once_and_finds_the_truth() {
     let truth: Vec<_> = c.clusters.iter().filter(|cl| cl.kind == LimitKind::Truth).collect();
     assert_eq!(truth.len(), 1, "one truth cluster");
     assert!(truth[0].distance_to_truth <= 1e-4 && truth[0].value < 1e-12 && truth[0].local_minimum);
+    // The truth's cluster carries an exact certificate (x0 is a strict local minimum in the
+    // interior of its cell for a generic instance).
+    assert_eq!(
+        truth[0].certificate,
+        dpr_audit::landscape::certified::MinStatus::Certified
+    );
     for cl in &c.clusters {
         assert_eq!(cl.negation_helps, cl.value_negated < cl.value);
         assert!((cl.radius_ratio - norm(&cl.x) / (c.rho * norm(&x0))).abs() < 1e-12);

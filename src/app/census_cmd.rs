@@ -56,6 +56,9 @@ struct ClusterRow {
     negation_helps: bool,
     gradient_norm_max: f64,
     local_minimum_sampled: bool,
+    /// Exact certificate of the representative: certified, not_min or undecided.
+    certificate: &'static str,
+    certificate_on_kink: bool,
     spread: f64,
     x: String,
 }
@@ -187,6 +190,8 @@ fn cluster_row(seed: u64, widths: &str, args: &CensusArgs, rho: f64, index: usiz
         negation_helps: cl.negation_helps,
         gradient_norm_max: cl.gradient_norm_max,
         local_minimum_sampled: cl.local_minimum,
+        certificate: cl.certificate.name(),
+        certificate_on_kink: cl.certificate_on_kink,
         spread: cl.spread,
         x: cell_list(&cl.x),
     }

@@ -141,6 +141,43 @@ pub enum LandscapeCommand {
     Census(CensusArgs),
     /// The landscape audit against widths and m: radii, |f − F|, census, WDC ε; shardable.
     Sweep(LandscapeSweepArgs),
+    /// Every critical point of f for k = 2, exactly: sectors, closed-form minima, kinks, flat cones.
+    Exact(LandscapeExactArgs),
+}
+
+/// `dpr-audit landscape exact`.
+#[derive(Clone, Debug, Args, serde::Serialize)]
+pub struct LandscapeExactArgs {
+    /// The network (k = 2, bias-free ReLU; random N(0, 1) weights are used as W_i/√n_i).
+    #[command(flatten)]
+    pub source: NetworkSource,
+    /// Number of measurements m (rows of A, ≥ 1).
+    #[arg(long, default_value_t = 200)]
+    pub m: usize,
+    /// Entries of A: N(0, 1/m) (normalized) or N(0, 1) (unit; used as A/√m).
+    #[arg(long, value_enum, default_value = "normalized")]
+    pub measurement_scale: MeasurementScale,
+    /// The true latent code x0 (2 comma-separated numbers, nonzero; default: x0 ~ N(0, I_2) from the seed).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub x0: Option<Vec<f64>>,
+    /// Threshold τ of the expected exceptional set S_τ (docs/THEORY.md §5) for each point's level, in (0, 1).
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
+    pub tau: f64,
+    /// Sampled pairs per layer of the WDC lower bound ε behind the K₂ estimates (0 = skip them).
+    #[arg(long, default_value_t = 200)]
+    pub wdc_pairs: usize,
+    /// Points per axis of the heat map of f (≥ 2).
+    #[arg(long, default_value_t = 161)]
+    pub grid: usize,
+    /// Half-width of the heat map, in units of ‖x0‖ (> 0).
+    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
+    pub range: f64,
+    /// Audit the instance in this safetensors file (W1…Wd, A, x0, b) instead of building one.
+    #[arg(long, conflicts_with_all = ["widths", "weights", "x0"])]
+    pub instance: Option<PathBuf>,
+    /// Also write the instance (W1…Wd, A, x0, b; seed and scales in the metadata) to this file.
+    #[arg(long)]
+    pub save_instance: Option<PathBuf>,
 }
 
 /// `dpr-audit landscape [probe]`.

@@ -51,6 +51,7 @@ pub fn run(ctx: &Context, args: LandscapeArgs) -> Result<Outcome> {
         Some(LandscapeCommand::Probe(probe_args)) => run_probe(ctx, probe_args),
         Some(LandscapeCommand::Census(census_args)) => super::census_cmd::run(ctx, census_args),
         Some(LandscapeCommand::Sweep(sweep_args)) => super::landscape_sweep_cmd::run(ctx, sweep_args),
+        Some(LandscapeCommand::Exact(exact_args)) => super::exact_cmd::run(ctx, exact_args),
     }
 }
 
@@ -295,13 +296,13 @@ fn validate(args: &LandscapeProbeArgs) -> Result<Lattice> {
 }
 
 /// `A` with the chosen variance, probed in the theorem's `N(0, 1/m)` scaling.
-fn measurements(seed: u64, m: usize, n: usize, scale_kind: MeasurementScale) -> Measurements {
+pub(super) fn measurements(seed: u64, m: usize, n: usize, scale_kind: MeasurementScale) -> Measurements {
     Measurements::gaussian(m, n, scale_kind, &mut stream(seed, EXPERIMENT, 0, Stream::Measurements)).normalized()
 }
 
 /// The truth: `--x0` (checked against `k`) or `N(0, I_k)` from the seed.
-fn truth_code(args: &LandscapeProbeArgs, seed: u64, k: usize) -> Result<Vec<f64>> {
-    match &args.x0 {
+pub(super) fn truth_code(x0: &Option<Vec<f64>>, seed: u64, k: usize) -> Result<Vec<f64>> {
+    match x0 {
         Some(x0) => {
             latent_code("--x0", x0, k, true)?;
             Ok(x0.clone())
@@ -568,7 +569,7 @@ fn prepare(ctx: &Context, args: &LandscapeProbeArgs) -> Result<Prepared> {
             "the landscape audit needs k ≥ 2 (a 2-D grid or slice); use a network with at least 2 inputs",
         ));
     }
-    let x0 = truth_code(args, ctx.seed, k)?;
+    let x0 = truth_code(&args.x0, ctx.seed, k)?;
     let truth = Truth::new(&x0, d);
     let planes = planes(args, ctx.seed, &x0)?;
     let violations = net.theory_violations();

@@ -9,6 +9,7 @@ pub mod census_cmd;
 pub mod check_certificate_cmd;
 pub mod cli;
 pub mod context;
+pub mod exact_cmd;
 pub mod expected_cmd;
 pub mod inputs;
 pub mod landscape_cmd;

@@ -2,6 +2,7 @@
 //! (width → ∞) closed forms. Everything else in the crate is built on these.
 
 pub mod expected;
+pub mod instance;
 pub mod measure;
 pub mod network;
 pub mod objective;

@@ -36,6 +36,15 @@ fn bad(path: &Path, reason: impl Into<String>) -> Error {
 
 /// Reads and validates a network; every defect is an [`Error::Weights`] naming the tensor.
 pub fn load(path: &Path) -> Result<LoadedNetwork> {
+    load_parts(path, &[]).map(|(net, _)| net)
+}
+
+/// Extra tensors of a file beside the network's: name → (shape, values as f64).
+pub type ExtraTensors = BTreeMap<String, (Vec<usize>, Vec<f64>)>;
+
+/// [`load`] for a file that may also hold the tensors named in `extras` (returned, those
+/// present, as f64 with their shapes); any other stray tensor is an error.
+pub fn load_parts(path: &Path, extras: &[&str]) -> Result<(LoadedNetwork, ExtraTensors)> {
     let bytes = std::fs::read(path).map_err(|source| Error::MissingInput {
         path: path.to_path_buf(),
         source,
@@ -55,7 +64,13 @@ pub fn load(path: &Path) -> Result<LoadedNetwork> {
             "missing tensor W1: a network needs tensors W1 … Wd of shape [n_i, n_{i-1}]",
         ));
     }
-    check_names(path, &tensors.names(), depth)?;
+    check_names(path, &tensors.names(), depth, extras)?;
+    let mut extra = ExtraTensors::new();
+    for name in extras {
+        if let Ok(view) = tensors.tensor(name) {
+            extra.insert((*name).to_string(), (view.shape().to_vec(), to_f64(path, name, &view)?));
+        }
+    }
     let activations = parse_activations(path, metadata.get("activations"), depth)?;
     let mut dtype = String::new();
     let mut layers = Vec::with_capacity(depth);
@@ -93,15 +108,16 @@ pub fn load(path: &Path) -> Result<LoadedNetwork> {
         });
     }
     let net = Network::from_layers(layers).map_err(|e| bad(path, e.to_string()))?;
-    Ok(LoadedNetwork { net, metadata, dtype })
+    Ok((LoadedNetwork { net, metadata, dtype }, extra))
 }
 
 /// Every tensor must be one of `W1 … Wd`, `b1 … bd`: a gap in the numbering (W1, W3) or a
 /// stray tensor would otherwise be silently ignored.
-fn check_names(path: &Path, names: &[&str], depth: usize) -> Result<()> {
+fn check_names(path: &Path, names: &[&str], depth: usize, extras: &[&str]) -> Result<()> {
     let expected = |n: &str| {
         let (kind, index) = n.split_at(1.min(n.len()));
-        (kind == "W" || kind == "b") && index.parse::<usize>().is_ok_and(|i| (1..=depth).contains(&i))
+        extras.contains(&n)
+            || (kind == "W" || kind == "b") && index.parse::<usize>().is_ok_and(|i| (1..=depth).contains(&i))
     };
     let mut stray: Vec<&str> = names.iter().copied().filter(|n| !expected(n)).collect();
     if stray.is_empty() {
@@ -166,13 +182,19 @@ fn to_f64(path: &Path, name: &str, view: &TensorView<'_>) -> Result<Vec<f64>> {
 /// Writes a network as F64 safetensors with its activations and `extra` metadata.
 /// The file is written to a temporary name and renamed, so a failure leaves nothing behind.
 pub fn save(net: &Network, path: &Path, extra: &BTreeMap<String, String>) -> Result<()> {
-    save_as(net, path, extra, Dtype::F64)
+    save_as(net, path, (extra, &ExtraTensors::new()), Dtype::F64)
+}
+
+/// [`save`] with extra F64 tensors beside the network's (e.g. a whole instance), format
+/// `dpr-audit instance v1`.
+pub fn save_with(net: &Network, path: &Path, extra: &BTreeMap<String, String>, tensors: &ExtraTensors) -> Result<()> {
+    save_as(net, path, (extra, tensors), Dtype::F64)
 }
 
 /// Writes a network as F32 safetensors (each value rounded to `f32`; exact for weights
 /// trained in `f32`, such as the decoders of `dpr-audit mnist train`), otherwise as [`save`].
 pub fn save_f32(net: &Network, path: &Path, extra: &BTreeMap<String, String>) -> Result<()> {
-    save_as(net, path, extra, Dtype::F32)
+    save_as(net, path, (extra, &ExtraTensors::new()), Dtype::F32)
 }
 
 /// Little-endian bytes of `values` as `dtype` (`F32` or `F64`).
@@ -183,8 +205,16 @@ fn encode(values: impl Iterator<Item = f64>, dtype: Dtype) -> Vec<u8> {
     }
 }
 
-fn save_as(net: &Network, path: &Path, extra: &BTreeMap<String, String>, dtype: Dtype) -> Result<()> {
+fn save_as(
+    net: &Network,
+    path: &Path,
+    (extra, tensors): (&BTreeMap<String, String>, &ExtraTensors),
+    dtype: Dtype,
+) -> Result<()> {
     let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, (shape, values)) in tensors {
+        buffers.push((name.clone(), shape.clone(), encode(values.iter().copied(), Dtype::F64)));
+    }
     for (i, layer) in net.layers().iter().enumerate() {
         let (rows, cols) = (layer.weight.nrows(), layer.weight.ncols());
         let row_major = (0..rows).flat_map(|r| (0..cols).map(move |c| layer.weight[(r, c)]));
@@ -205,7 +235,12 @@ fn save_as(net: &Network, path: &Path, extra: &BTreeMap<String, String>, dtype: 
     let mut meta: HashMap<String, String> = extra.clone().into_iter().collect();
     let acts: Vec<&str> = net.layers().iter().map(|l| l.activation.name()).collect();
     meta.insert("activations".into(), acts.join(","));
-    meta.insert("format".into(), "dpr-audit network v1".into());
+    let format = if tensors.is_empty() {
+        "dpr-audit network v1"
+    } else {
+        "dpr-audit instance v1"
+    };
+    meta.insert("format".into(), format.into());
     let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| bad(path, e.to_string()))?;
     crate::report::output::write_atomic(path, &canonical_header(&bytes).map_err(|e| bad(path, e))?)
 }

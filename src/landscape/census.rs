@@ -15,6 +15,7 @@ use faer::MatRef;
 use rand::Rng;
 use serde::Serialize;
 
+use super::certified::{MinStatus, certify_minimum};
 use crate::core::expected::rho_pr;
 use crate::core::objective::Problem;
 use crate::core::vector::{angle, axpy, norm, scale, sub, unit};
@@ -85,6 +86,11 @@ pub struct Cluster {
     pub gradient_norm_max: f64,
     /// Sampled test: `f(x + δu) > f(x)` for every tested direction `u`.
     pub local_minimum: bool,
+    /// The exact certificate of the representative ([`certify_minimum`]): `certified`,
+    /// `not_min` or `undecided`.
+    pub certificate: MinStatus,
+    /// The certified or refuted critical point lies on a kink.
+    pub certificate_on_kink: bool,
     /// Largest spread of the members around the representative, relative to `‖x0‖`.
     pub spread: f64,
 }
@@ -169,6 +175,7 @@ fn describe(
     let distance_to_truth = norm(&sub(&x, x0)) / scale0;
     let delta = census.test_radius * norm(&x);
     let local_minimum = directions.iter().all(|u| problem.value(&axpy(&x, delta, u)) > value);
+    let certificate = certify_minimum(problem, &x);
     Cluster {
         members: members.len(),
         representative,
@@ -185,6 +192,8 @@ fn describe(
         distance_to_truth,
         gradient_norm_max: members.iter().map(|&j| runs[j].gradient_norm).fold(0.0, f64::max),
         local_minimum,
+        certificate: certificate.status,
+        certificate_on_kink: !certificate.kink.is_empty(),
         spread: members
             .iter()
             .map(|&j| norm(&sub(&runs[j].x, &x)) / scale0)

@@ -27,7 +27,9 @@
 //! ([`summary::SetSummary::min_v_ratio_outside`]).
 
 pub mod census;
+pub mod certified;
 pub mod classify;
+pub mod exact;
 pub mod grid;
 pub mod neighbourhoods;
 pub mod origin;

@@ -250,9 +250,34 @@ pub fn line_plot(
             label: &s.label,
             points: drawable_points(&s.points, log_x, log_y),
             bars: Vec::new(),
+            joined: true,
         })
         .collect();
     draw_line_plot(path, [title, x_label, y_label], curves, (log_x, log_y), false)
+}
+
+/// [`line_plot`] (linear axes) of the curves `lines`, with the point sets `dots` drawn on top
+/// as unjoined dots (e.g. a function and its critical points).
+pub fn line_plot_with_dots(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    lines: &[Series],
+    dots: &[Series],
+) -> Result<()> {
+    fn curve(s: &Series, joined: bool) -> Curve<'_> {
+        Curve {
+            label: &s.label,
+            points: drawable_points(&s.points, false, false),
+            bars: Vec::new(),
+            joined,
+        }
+    }
+    let curves = (lines.iter().map(|s| curve(s, true)))
+        .chain(dots.iter().map(|s| curve(s, false)))
+        .collect();
+    draw_line_plot(path, [title, x_label, y_label], curves, (false, false), false)
 }
 
 /// A curve with a spread at every point (e.g. the mean over images with their minimum and
@@ -293,6 +318,7 @@ pub fn line_plot_with_spread(
                 label: &s.label,
                 points: kept.iter().map(|&(x, y, _, _)| (x, y)).collect(),
                 bars: kept.iter().map(|&(x, y, lo, hi)| (x, end(y, lo), end(y, hi))).collect(),
+                joined: true,
             }
         })
         .collect();
@@ -984,6 +1010,8 @@ struct Curve<'a> {
     points: Vec<(f64, f64)>,
     /// Vertical bars `(x, lo, hi)` (empty for a plain curve).
     bars: Vec<(f64, f64, f64)>,
+    /// Whether the points are joined by a line (`false`: dots only).
+    joined: bool,
 }
 
 /// One axis of a line plot.
@@ -1154,17 +1182,25 @@ where
     Y: Ranged<ValueType = f64>,
 {
     let line = colour.stroke_width(2);
-    chart
-        .draw_series(LineSeries::new(curve.points.iter().copied(), line))
-        .map_err(draw_error)?
-        .label(curve.label)
-        .legend(move |(x, y)| {
-            EmptyElement::at((x, y))
-                + PathElement::new(vec![(-12, 0), (12, 0)], line)
-                + Circle::new((0, 0), 3, colour.filled())
-        });
     let dots = curve.points.iter().map(|&p| Circle::new(p, 3, colour.filled()));
-    chart.draw_series(dots).map_err(draw_error)?;
+    if curve.joined {
+        chart
+            .draw_series(LineSeries::new(curve.points.iter().copied(), line))
+            .map_err(draw_error)?
+            .label(curve.label)
+            .legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(-12, 0), (12, 0)], line)
+                    + Circle::new((0, 0), 3, colour.filled())
+            });
+        chart.draw_series(dots).map_err(draw_error)?;
+    } else {
+        chart
+            .draw_series(dots)
+            .map_err(draw_error)?
+            .label(curve.label)
+            .legend(move |(x, y)| Circle::new((x, y), 4, colour.filled()));
+    }
     // Spread bars: a vertical line from lo to hi with a short cap at each end.
     let thin = colour.stroke_width(1);
     let spans = curve
@@ -1620,6 +1656,7 @@ mod tests {
             label: "c",
             points: s.points.iter().map(|p| (p.0, p.1)).collect(),
             bars: Vec::new(),
+            joined: true,
         };
         let axis = |range: Range<f64>, log: bool| Axis { range, log };
         let (x, y) = (axis(0.5..200.0, true), axis(0.0..1.0, false));

@@ -1,0 +1,491 @@
+//! `dpr-audit landscape exact`: every critical point of `f` on a `k = 2` instance, exactly
+//! (docs/THEORY.md §13; the study is [`crate::landscape::exact`]).
+//!
+//! The instance is built as `landscape` builds it (experiment `"landscape"`, trial 0: the
+//! network, `A` and `x0` from the same streams), so `landscape exact` and `landscape` with the
+//! same seed and options see the same instance. The WDC lower bound behind the `K₂` estimates
+//! comes from `Stream::Probe` of experiment `landscape/wdc`.
+
+use serde::Serialize;
+
+use super::cli::LandscapeExactArgs;
+use super::context::{Context, Outcome};
+use super::inputs::{at_least, network, positive};
+use super::landscape_cmd::{measurements, truth_code};
+use crate::conditions::wdc::{Domain, WdcSearch, estimate_network};
+use crate::core::instance::{load_instance, save_instance};
+use crate::core::network::WeightScale;
+use crate::core::objective::Problem;
+use crate::error::{Error, Result};
+use crate::landscape::Truth;
+use crate::landscape::exact::critical::PointType;
+use crate::landscape::exact::{CriticalPoint, ExactLandscape, check_instance, exact_landscape};
+use crate::landscape::neighbourhoods::check_tau;
+use crate::report::output::OutputDir;
+use crate::report::plot::{Layers, Marker, Overlay, Panel, Series, heatmap_pair, line_plot_with_dots};
+use crate::report::widths_label;
+
+/// The experiment key of the instance (shared with `landscape`).
+const EXPERIMENT: &str = "landscape";
+/// Samples of `φ` in the profile plot.
+const PROFILE_SAMPLES: usize = 4096;
+/// Critical points listed in the human summary (all are in `critical_points.csv`).
+const LISTED: usize = 40;
+
+/// The instance descriptors repeated in every row.
+#[derive(Clone, Debug, Serialize)]
+struct InstanceInfo {
+    seed: u64,
+    source: String,
+    widths: String,
+    weight_scale: String,
+    m: usize,
+    d: usize,
+    x0_norm: f64,
+    rho_pr: f64,
+}
+
+/// One row of `critical_points.csv`: one critical point of `f` (the origin excluded).
+#[derive(Clone, Debug, Serialize)]
+struct PointRow {
+    /// `exact` (closed forms in f64; `status` says whether rounding could change the type).
+    kind: &'static str,
+    seed: u64,
+    source: String,
+    widths: String,
+    weight_scale: String,
+    m: usize,
+    d: usize,
+    x0_norm: f64,
+    rho_pr: f64,
+    index: usize,
+    #[serde(rename = "type")]
+    point_type: &'static str,
+    status: &'static str,
+    site: String,
+    units: String,
+    x_1: f64,
+    x_2: f64,
+    angle: f64,
+    arc_end: Option<f64>,
+    radius: Option<f64>,
+    f: f64,
+    phi: f64,
+    basin_width: Option<f64>,
+    depth: Option<f64>,
+    dist_x0: f64,
+    dist_neg: f64,
+    angle_x0: f64,
+    angle_neg_x0: f64,
+    f_negated: f64,
+    negation_helps: bool,
+    margin: f64,
+    rounding_bound: f64,
+    slope_left: Option<f64>,
+    slope_right: Option<f64>,
+    pattern_slack: f64,
+    h_ratio: Option<f64>,
+    in_s_tau: bool,
+    spurious: bool,
+    /// Upper estimate (ε is a sampled lower bound on the WDC constant).
+    k2_upper_estimate: Option<f64>,
+}
+
+fn point_row(inst: &InstanceInfo, index: usize, p: &CriticalPoint) -> PointRow {
+    PointRow {
+        kind: "exact",
+        seed: inst.seed,
+        source: inst.source.clone(),
+        widths: inst.widths.clone(),
+        weight_scale: inst.weight_scale.clone(),
+        m: inst.m,
+        d: inst.d,
+        x0_norm: inst.x0_norm,
+        rho_pr: inst.rho_pr,
+        index,
+        point_type: p.kind.name(),
+        status: p.status.name(),
+        site: p.site.clone(),
+        units: p.units.iter().map(ToString::to_string).collect::<Vec<_>>().join(";"),
+        x_1: p.x[0],
+        x_2: p.x[1],
+        angle: p.angle,
+        arc_end: p.arc_end,
+        radius: p.radius,
+        f: p.f,
+        phi: p.phi,
+        basin_width: p.basin_width,
+        depth: p.depth,
+        dist_x0: p.dist_x0,
+        dist_neg: p.dist_neg,
+        angle_x0: p.angle_x0,
+        angle_neg_x0: p.angle_neg_x0,
+        f_negated: p.f_negated,
+        negation_helps: p.negation_helps,
+        margin: p.margin,
+        rounding_bound: p.rounding_bound,
+        slope_left: p.slope_left,
+        slope_right: p.slope_right,
+        pattern_slack: p.pattern_slack,
+        h_ratio: p.h_ratio,
+        in_s_tau: p.in_s_tau,
+        spurious: p.spurious,
+        k2_upper_estimate: p.k2_upper_estimate,
+    }
+}
+
+/// One row of `sources.csv`: the sector boundaries one layer (or the measurements) adds.
+#[derive(Clone, Debug, Serialize)]
+struct SourceRow {
+    kind: &'static str,
+    seed: u64,
+    widths: String,
+    m: usize,
+    source: String,
+    breakpoints: usize,
+}
+
+/// Validates the options and builds the instance; refuses what the study does not cover.
+fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, InstanceInfo)> {
+    at_least("--m", args.m, 1, "give at least one measurement, e.g. --m 200")?;
+    check_tau(args.tau)?;
+    at_least(
+        "--grid",
+        args.grid,
+        2,
+        "the heat map needs at least 2 points per axis, e.g. --grid 161",
+    )?;
+    positive("--range", args.range)?;
+    let (problem, x0, source, weight_scale) = match &args.instance {
+        Some(path) => {
+            let loaded = load_instance(path)?;
+            let scale = loaded
+                .metadata
+                .get("weight_scale")
+                .cloned()
+                .unwrap_or_else(|| "file".into());
+            (loaded.problem, loaded.x0, path.display().to_string(), scale)
+        }
+        None => {
+            let (net, origin) = network(&args.source, ctx.seed, EXPERIMENT, 0)?;
+            let net = match (&args.source.widths, args.source.weight_scale) {
+                (Some(_), WeightScale::Unit) => net.unit_to_normalized(),
+                _ => net,
+            };
+            let k = net.latent_dim();
+            if k != 2 {
+                return Err(Error::param(
+                    "latent dimension k",
+                    k,
+                    "`landscape exact` enumerates the circle and needs k = 2; for k > 2 use `landscape census`, \
+                     whose GD limits carry a certified-minimum status",
+                ));
+            }
+            let x0 = truth_code(&args.x0, ctx.seed, k)?;
+            let meas = measurements(ctx.seed, args.m, net.output_dim(), args.measurement_scale);
+            (
+                Problem::noiseless(net, meas, &x0),
+                x0,
+                origin.source,
+                origin.weight_scale,
+            )
+        }
+    };
+    check_instance(&problem)?;
+    let d = problem.net.depth();
+    let truth = Truth::new(&x0, d);
+    let inst = InstanceInfo {
+        seed: ctx.seed,
+        source,
+        widths: widths_label(&problem.net.widths()),
+        weight_scale,
+        m: problem.b.len(),
+        d,
+        x0_norm: truth.norm,
+        rho_pr: truth.rho,
+    };
+    Ok((problem, truth, inst))
+}
+
+/// The largest sampled WDC deviation over the layers: a lower bound on the network's ε.
+fn wdc_lower_bound(problem: &Problem, seed: u64, pairs: usize) -> Option<f64> {
+    (pairs > 0).then(|| {
+        let search = WdcSearch {
+            pairs,
+            domain: Domain::Full,
+            refine_starts: 2,
+            refine_steps: 10,
+        };
+        estimate_network(&problem.net, &search, seed, "landscape/wdc", 0)
+            .iter()
+            .map(|e| e.lower_bound)
+            .fold(0.0, f64::max)
+    })
+}
+
+/// Runs `dpr-audit landscape exact`.
+pub fn run(ctx: &Context, args: LandscapeExactArgs) -> Result<Outcome> {
+    let (problem, truth, inst) = prepare(ctx, &args)?;
+    let epsilon = wdc_lower_bound(&problem, ctx.seed, args.wdc_pairs);
+    let land = exact_landscape(&problem, &truth, args.tau, epsilon)?;
+    let out = OutputDir::create(&ctx.out_dir("landscape-exact"))?;
+    let rows: Vec<PointRow> = land
+        .points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| point_row(&inst, i, p))
+        .collect();
+    out.write_csv("critical_points.csv", &rows)?;
+    let sources: Vec<SourceRow> = land
+        .per_source
+        .iter()
+        .map(|s| SourceRow {
+            kind: "exact",
+            seed: inst.seed,
+            widths: inst.widths.clone(),
+            m: inst.m,
+            source: s.source.clone(),
+            breakpoints: s.breakpoints,
+        })
+        .collect();
+    out.write_csv("sources.csv", &sources)?;
+    draw_profile(&out, &inst, &land)?;
+    draw_plane(&out, &inst, &truth, &land, &args)?;
+    let mut json = summary_json(&inst, &truth, &land, epsilon)?;
+    out.write_json("summary.json", &json)?;
+    if let Some(path) = &args.save_instance {
+        let metadata = [
+            ("seed", inst.seed.to_string()),
+            ("weight_scale", inst.weight_scale.clone()),
+            ("measurement_scale", "normalized".to_string()),
+            ("widths", inst.widths.clone()),
+            ("written_by", "dpr-audit landscape exact".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        save_instance(&problem, &truth.x0, path, &metadata)?;
+    }
+    let dir = ctx.finish(out, "landscape exact", &args)?;
+    json["out"] = serde_json::to_value(&dir)?;
+    let human = human_summary(&inst, &truth, &land, epsilon, &dir);
+    Ok(Outcome {
+        human,
+        json,
+        exit_code: 0,
+    })
+}
+
+/// The JSON summary (also `summary.json`).
+fn summary_json(
+    inst: &InstanceInfo,
+    truth: &Truth,
+    land: &ExactLandscape,
+    epsilon: Option<f64>,
+) -> Result<serde_json::Value> {
+    let smallest_ratio = land
+        .points
+        .iter()
+        .filter(|p| p.kind != PointType::Flat && p.rounding_bound > 0.0)
+        .map(|p| p.margin / p.rounding_bound)
+        .fold(f64::INFINITY, f64::min);
+    let mut json = serde_json::json!({
+        "command": "landscape exact", "kind": "exact", "x0": truth.x0,
+        "counts": land.counts, "sectors": land.sectors, "per_source": land.per_source,
+        "narrowest_sector_width": land.narrowest_width, "narrowest_sector_angle": land.narrowest_angle,
+        "coincidences": land.coincidences, "angle_tolerance": land.angle_tolerance,
+        "global_min": land.global_min, "global_is_x0": land.global_is_x0, "global_unique": land.global_unique,
+        "x0_found": land.x0_found, "f_origin": land.f_origin,
+        "origin": "local maximum: D_u f(0) = -<|A G(u)|, b> <= 0 for every u (an identity, not evidence)",
+        "smallest_margin_ratio": smallest_ratio.is_finite().then_some(smallest_ratio),
+        "wdc_epsilon_lower_bound": epsilon,
+        "k2_kind": "upper estimate: dist(x, -rho_d x0) / (d^14 eps^(1/4) |x0|) with eps a sampled lower bound",
+        "critical_points": land.points,
+    });
+    if let (Some(a), serde_json::Value::Object(b)) = (json.as_object_mut(), serde_json::to_value(inst)?) {
+        a.extend(b);
+    }
+    Ok(json)
+}
+
+/// `profile.png`: `φ` over the polar angle with the critical points marked.
+fn draw_profile(out: &OutputDir, inst: &InstanceInfo, land: &ExactLandscape) -> Result<()> {
+    let curve: Vec<(f64, f64)> = (0..=PROFILE_SAMPLES)
+        .map(|i| {
+            let t = std::f64::consts::TAU * i as f64 / PROFILE_SAMPLES as f64;
+            (t, land.profile(t))
+        })
+        .collect();
+    let dots = |kind: PointType, label: &str| Series {
+        label: label.into(),
+        points: (land.points.iter())
+            .filter(|p| p.kind == kind)
+            .map(|p| (p.angle, p.phi))
+            .collect(),
+    };
+    line_plot_with_dots(
+        &out.file("profile.png"),
+        &format!(
+            "profile phi = min_r f(r u) — widths {}, m = {}, seed {}",
+            inst.widths, inst.m, inst.seed
+        ),
+        "polar angle of u (rad)",
+        "phi(u)",
+        &[Series {
+            label: "phi".into(),
+            points: curve,
+        }],
+        &[
+            dots(PointType::LocalMin, "local minima"),
+            dots(PointType::Saddle, "saddles (maxima of phi)"),
+            dots(PointType::Flat, "flat cones (start)"),
+        ],
+    )
+}
+
+/// `plane.png`: `f` on the plane (closed form on each sector) with the critical points.
+fn draw_plane(
+    out: &OutputDir,
+    inst: &InstanceInfo,
+    truth: &Truth,
+    land: &ExactLandscape,
+    args: &LandscapeExactArgs,
+) -> Result<()> {
+    let n = args.grid;
+    let axis: Vec<f64> = (0..n)
+        .map(|i| -args.range + 2.0 * args.range * i as f64 / (n - 1) as f64)
+        .collect();
+    let mut values = Vec::with_capacity(n * n);
+    let mut logs = Vec::with_capacity(n * n);
+    for y in &axis {
+        for x in &axis {
+            let v = land.value(&[x * truth.norm, y * truth.norm]);
+            values.push(v);
+            logs.push((v.max(0.0) + 1e-12 * land.f_origin).log10());
+        }
+    }
+    let scaled = |p: &CriticalPoint| (p.x[0] / truth.norm, p.x[1] / truth.norm);
+    let overlay = |label: &str, keep: &dyn Fn(&CriticalPoint) -> bool| Overlay {
+        label: label.into(),
+        points: land.points.iter().filter(|p| keep(p)).map(scaled).collect(),
+    };
+    let overlays = [
+        overlay("spurious local minima", &|p| p.spurious),
+        overlay("saddles", &|p| p.kind == PointType::Saddle),
+    ];
+    let markers: Vec<Marker> = [
+        ("x0", (truth.x0[0] / truth.norm, truth.x0[1] / truth.norm)),
+        ("-rho_d x0", (truth.neg[0] / truth.norm, truth.neg[1] / truth.norm)),
+    ]
+    .into_iter()
+    .map(|(label, (x, y))| Marker {
+        label: label.into(),
+        x,
+        y,
+    })
+    .collect();
+    let layers = Layers {
+        markers: &markers,
+        overlays: &overlays,
+        outlines: &[],
+    };
+    heatmap_pair(
+        &out.file("plane.png"),
+        &format!(
+            "f with its critical points — widths {}, m = {}, seed {}",
+            inst.widths, inst.m, inst.seed
+        ),
+        "x_1 / |x0|",
+        "x_2 / |x0|",
+        &axis,
+        &axis,
+        [
+            Panel {
+                title: "f",
+                value_label: "f(x)",
+                values: &values,
+            },
+            Panel {
+                title: "log10 f",
+                value_label: "log10 f(x)",
+                values: &logs,
+            },
+        ],
+        &layers,
+    )
+}
+
+fn human_summary(
+    inst: &InstanceInfo,
+    truth: &Truth,
+    land: &ExactLandscape,
+    epsilon: Option<f64>,
+    dir: &std::path::Path,
+) -> String {
+    let c = &land.counts;
+    let mut h = format!(
+        "exact landscape of {} network {} (weights {}), m = {}, d = {} → {}\n  \
+         x0 = ({:.6}, {:.6}), ‖x0‖ = {:.6}, ρ_d = {:.10}\n  \
+         {} sectors (breakpoints: {}); narrowest {:.3e} rad at {:.6}; {} coincident breakpoints (angle tolerance {:.1e})\n",
+        inst.source,
+        inst.widths,
+        inst.weight_scale,
+        inst.m,
+        inst.d,
+        dir.display(),
+        truth.x0[0],
+        truth.x0[1],
+        truth.norm,
+        truth.rho,
+        land.sectors,
+        land.per_source
+            .iter()
+            .map(|s| format!("{} {}", s.source, s.breakpoints))
+            .collect::<Vec<_>>()
+            .join(", "),
+        land.narrowest_width,
+        land.narrowest_angle,
+        land.coincidences,
+        land.angle_tolerance,
+    );
+    h += &format!(
+        "  critical points of f besides the origin (a local maximum, f(0) = {:.6e}): {} local minima ({} spurious), \
+         {} saddles, {} flat cones; {} undecided; minima at measurement kinks: {}\n",
+        land.f_origin, c.local_min, c.spurious_min, c.saddle, c.flat, c.undecided, c.min_at_measurement_kink
+    );
+    h += &format!(
+        "  global minimum: {}; x0 among the minima: {}\n",
+        match (land.global_is_x0, land.global_unique) {
+            (true, true) => "x0, unique",
+            (true, false) => "x0, tied with another minimum",
+            (false, _) => "NOT x0",
+        },
+        land.x0_found
+    );
+    if let Some(e) = epsilon {
+        h += &format!("  WDC ε ≥ {e:.4} (sampled lower bound); K₂ columns are upper estimates\n");
+    }
+    h += "    #  type       status      site         angle     radius   f            depth       dist_x0  dist_neg  ∠(x,−x0)  f(−x)<f(x)\n";
+    for (i, p) in land.points.iter().enumerate().take(LISTED) {
+        let opt = |v: Option<f64>, w: usize| v.map_or_else(|| format!("{:>w$}", "—"), |v| format!("{v:>w$.4}"));
+        h += &format!(
+            "  {:>3}  {:<9}  {:<10}  {:<11}  {:>7.4}  {}  {:>11.4e}  {:>10}  {:>7.4}  {:>8.4}  {:>8.2}°  {}\n",
+            i,
+            p.kind.name(),
+            p.status.name(),
+            p.site,
+            p.angle,
+            opt(p.radius, 7),
+            p.f,
+            p.depth.map_or_else(|| "—".into(), |d| format!("{d:.3e}")),
+            p.dist_x0,
+            p.dist_neg,
+            p.angle_neg_x0.to_degrees(),
+            p.negation_helps,
+        );
+    }
+    if land.points.len() > LISTED {
+        h += &format!("    … {} more in critical_points.csv\n", land.points.len() - LISTED);
+    }
+    h
+}
