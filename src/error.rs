@@ -54,6 +54,18 @@ pub enum Error {
     /// duplicated across shards, a corrupt rows file (see `exec`).
     #[error("{path}: {reason}")]
     Trials { path: PathBuf, reason: String },
+
+    /// A computed table holds a non-finite number in a column that does not document one; the
+    /// file is not written.
+    #[error(
+        "not writing {file}: row {row}, column `{column}` is {value}, a non-finite number this column does not document (docs/COLUMNS.md); the computation overflowed or failed: rerun with smaller inputs, or report the command line"
+    )]
+    NonFinite {
+        file: String,
+        row: usize,
+        column: String,
+        value: String,
+    },
 }
 
 impl Error {

@@ -228,7 +228,7 @@ pub fn run(ctx: &Context, args: LandscapeExactArgs) -> Result<Outcome> {
     let (problem, truth, inst) = prepare(ctx, &args)?;
     let epsilon = wdc_lower_bound(&problem, ctx.seed, args.wdc_pairs);
     let land = exact_landscape(&problem, &truth, args.tau, epsilon)?;
-    let out = OutputDir::create(&ctx.out_dir("landscape-exact"))?;
+    let out = ctx.create_out(&ctx.out_dir("landscape-exact"))?;
     let rows: Vec<PointRow> = land
         .points
         .iter()

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use super::shard::Shard;
 use crate::error::{Error, Result};
-use crate::report::output::{OutputDir, write_atomic};
+use crate::report::output::{OutputDir, check_finite_csv, write_atomic};
 
 /// The rows file of a shard.
 pub const ROWS_FILE: &str = "rows.csv";
@@ -323,6 +323,7 @@ fn encode<R: Serialize>(id: u64, row: &R) -> Result<(String, String)> {
     let mut writer = csv::WriterBuilder::new().has_headers(true).from_writer(Vec::new());
     writer.serialize(row)?;
     let bytes = writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    check_finite_csv(ROWS_FILE, &bytes)?;
     let text = String::from_utf8(bytes).map_err(|e| Error::Trials {
         path: PathBuf::from(ROWS_FILE),
         reason: format!("a row is not UTF-8 ({e})"),

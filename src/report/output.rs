@@ -35,6 +35,37 @@ pub const MANIFEST: &str = "manifest.json";
 const WORK_FILES: [&str; 3] = ["rows.csv", "done.txt", "shard.json"];
 
 /// What to do when the output location is unusable.
+/// Columns whose documented values include a non-finite number (`docs/COLUMNS.md`); every
+/// other column holds finite numbers or is empty where a value is undefined.
+const NON_FINITE_COLUMNS: [&str; 1] = ["expansivity_ratio"];
+
+/// The spellings the `csv` writer gives a non-finite `f64`.
+const NON_FINITE_SPELLINGS: [&str; 3] = ["NaN", "inf", "-inf"];
+
+/// Refuses CSV text `bytes` (with a header line) that holds `NaN`, `inf` or `-inf` in a column
+/// that does not document it: such a number is a failure of the computation, and a table that
+/// silently carries it would be read as a result. `name` names the file in the error.
+pub fn check_finite_csv(name: &str, bytes: &[u8]) -> Result<()> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
+    let header = reader.headers()?.clone();
+    for (row, record) in reader.records().enumerate() {
+        let record = record?;
+        let bad = record
+            .iter()
+            .zip(header.iter())
+            .find(|(value, column)| NON_FINITE_SPELLINGS.contains(value) && !NON_FINITE_COLUMNS.contains(column));
+        if let Some((value, column)) = bad {
+            return Err(Error::NonFinite {
+                file: name.to_string(),
+                row: row + 1,
+                column: column.to_string(),
+                value: value.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 const LOCATION_FIX: &str = "choose an --out in a folder you can write to";
 
 fn out_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -433,13 +464,20 @@ impl OutputDir {
     }
 
     /// Writes `rows` as a tidy CSV file with a header from the row type's field names.
+    /// Refuses (and writes nothing) when a value is non-finite in a column that does not
+    /// document it ([`check_finite_csv`]).
     pub fn write_csv<T: Serialize>(&self, name: &str, rows: &[T]) -> Result<()> {
         let path = self.file(name);
-        let mut writer = csv::Writer::from_path(&path)?;
+        let mut writer = csv::Writer::from_writer(Vec::new());
         for row in rows {
             writer.serialize(row)?;
         }
-        writer.flush().map_err(out_err(&path))
+        let bytes = writer.into_inner().map_err(|e| Error::Output {
+            path: path.clone(),
+            source: e.into_error(),
+        })?;
+        check_finite_csv(name, &bytes)?;
+        std::fs::write(&path, bytes).map_err(out_err(&path))
     }
 
     /// Writes a pretty-printed JSON file.
@@ -509,6 +547,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_finite_values_are_refused_unless_their_column_documents_them() {
+        let ok = b"a,expansivity_ratio\n1.5,inf\n,2\n";
+        assert!(check_finite_csv("ok.csv", ok).is_ok());
+        for (text, column, value) in [
+            (&b"a,b\n1,NaN\n"[..], "b", "NaN"),
+            (&b"a,b\n1,2\n-inf,3\n"[..], "a", "-inf"),
+            (&b"a,b\n1,inf\n"[..], "b", "inf"),
+        ] {
+            match check_finite_csv("t.csv", text) {
+                Err(Error::NonFinite {
+                    column: c, value: v, ..
+                }) => assert_eq!((c.as_str(), v.as_str()), (column, value)),
+                other => panic!("{column}: expected NonFinite, got {other:?}"),
+            }
+        }
+    }
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("dpr-audit-out-{name}-{}", std::process::id()));
