@@ -66,6 +66,12 @@ fn sizes_that_cannot_fit_or_finish_are_refused_before_allocating() {
         (&["solve", "--widths", &w1g], &w1g),
         (&["landscape", "--widths", &w1g], &w1g),
         (&["landscape", "census", "--widths", &w1g], &w1g),
+        (&["landscape", "exact", "--widths", &w1g], &w1g),
+        (&["landscape", "exact", "--widths", "2,10,20", "--m", T], T),
+        (
+            &["landscape", "exact", "--widths", "2,10,20", "--grid", "100000"],
+            "100000",
+        ),
         (&["landscape", "sweep", "--hidden", &format!("{G}x10"), "--m", "400"], G),
         (&["wdc", "--k", "2", "--n", G], G),
         // Counts of 10^12.
@@ -186,7 +192,7 @@ fn malformed_values_and_files_are_refused() {
             "--weights",
         ),
         (&["wdc", "--widths", "2,10", "--certify", "--tol", "0"], "--tol"),
-        (&["wdc", "--widths", "3,10", "--certify"], "--certify"),
+        (&["wdc", "--widths", "5,10", "--certify"], "--certify"),
         (&["wdc", "--k", "2", "--n", "0"], "--n"),
         (&["rrcp", "--widths", "2,10", "--m", "5,5"], "5"),
         (&["rrcp", "--widths", "2,10", "--constant", "-1"], "-1"),

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::cli::LandscapeExactArgs;
 use super::context::{Context, Outcome};
-use super::inputs::{at_least, network, positive};
+use super::inputs::{at_least, network_within, positive};
 use super::landscape_cmd::{measurements, truth_code};
 use crate::conditions::wdc::{Domain, WdcSearch, estimate_network};
 use crate::core::instance::{load_instance, save_instance};
@@ -21,6 +21,7 @@ use crate::landscape::Truth;
 use crate::landscape::exact::critical::PointType;
 use crate::landscape::exact::{CriticalPoint, ExactLandscape, check_instance, exact_landscape};
 use crate::landscape::neighbourhoods::check_tau;
+use crate::limits::{Footprint, check_grid, comma_list};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Layers, Marker, Overlay, Panel, Series, heatmap_pair, line_plot_with_dots};
 use crate::report::widths_label;
@@ -155,6 +156,7 @@ fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, 
         2,
         "the heat map needs at least 2 points per axis, e.g. --grid 161",
     )?;
+    check_grid("--grid", args.grid)?;
     positive("--range", args.range)?;
     let (problem, x0, source, weight_scale) = match &args.instance {
         Some(path) => {
@@ -167,7 +169,12 @@ fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, 
             (loaded.problem, loaded.x0, path.display().to_string(), scale)
         }
         None => {
-            let (net, origin) = network(&args.source, ctx.seed, EXPERIMENT, 0)?;
+            let (net, origin) = network_within(
+                &args.source,
+                &ctx.budget,
+                |w| footprint(args, w),
+                (ctx.seed, EXPERIMENT, 0),
+            )?;
             let net = match (&args.source.widths, args.source.weight_scale) {
                 (Some(_), WeightScale::Unit) => net.unit_to_normalized(),
                 _ => net,
@@ -205,6 +212,31 @@ fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, 
         rho_pr: truth.rho,
     };
     Ok((problem, truth, inst))
+}
+
+/// The memory of an exact enumeration on a network of these widths: the weights, `A`, the
+/// sectors (at most two breakpoints per unit and per measurement, a few dozen words each), the
+/// blocked `A Λ` products of one chunk of layer-1 sectors per thread, and the heat map's grid.
+fn footprint(args: &LandscapeExactArgs, widths: &[usize]) -> Footprint {
+    let units: usize = widths.iter().skip(1).sum();
+    let n = widths.last().copied().unwrap_or(0) as f64;
+    Footprint::new()
+        .network("--widths", widths)
+        .measurements("--m", args.m, widths)
+        .words(
+            "--widths",
+            comma_list(widths),
+            "the layers' sectors",
+            128.0 * units as f64,
+        )
+        .words("--m", args.m, "the measurements' sectors", 128.0 * args.m as f64)
+        .words(
+            "--m",
+            args.m,
+            "the blocked A Λ products",
+            2.0 * 16.0 * args.m as f64 + 32.0 * n,
+        )
+        .words("--grid", args.grid, "the heat map", 4.0 * (args.grid as f64).powi(2))
 }
 
 /// The largest sampled WDC deviation over the layers: a lower bound on the network's ε.
