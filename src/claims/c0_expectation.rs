@@ -13,7 +13,7 @@
 //! iid rows). The statistic is `max |z|` over the `N` entries with a positive standard error,
 //! its Bonferroni p-value `min(1, N · 2(1 − Φ(max |z|)))` (valid for any dependence between
 //! the entries of one matrix). PASS: `p ≥ α` and every entry with standard error 0 equals its
-//! closed form within [`EXACT_TOL`]; FAIL: `p < α` or an exact entry differs; INCONCLUSIVE:
+//! closed form within `EXACT_TOL`; FAIL: `p < α` or an exact entry differs; INCONCLUSIVE:
 //! no entry was tested.
 
 use faer::Mat;
@@ -303,7 +303,7 @@ pub struct ZTest {
     pub p_bonferroni: f64,
     /// Entries with standard error 0.
     pub exact: usize,
-    /// Those equal to the closed form within [`EXACT_TOL`].
+    /// Those equal to the closed form within `EXACT_TOL`.
     pub exact_equal: usize,
 }
 

@@ -7,7 +7,7 @@
 //! discordant pairs — `b` trials where DPR succeeds and GD fails, `c` the reverse — with
 //! `H0: P(b-type) = P(c-type)` (two-sided exact binomial on `b` given `b + c`); Holm's
 //! step-down adjustment over the grid points keeps the family-wise error at
-//! [`ALPHA`](super::ALPHA). PASS: DPR significantly better (adjusted p < α, `b > c`) at some
+//! [`ALPHA`]. PASS: DPR significantly better (adjusted p < α, `b > c`) at some
 //! point and significantly worse at none; FAIL: significantly worse (adjusted p < α, `c > b`)
 //! at some point; INCONCLUSIVE otherwise.
 

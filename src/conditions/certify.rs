@@ -32,7 +32,7 @@ pub const LIPSCHITZ: f64 = (1.0 + std::f64::consts::SQRT_2) / (2.0 * PI);
 const ROUNDING_MARGIN: f64 = 1e-9;
 /// The smallest tolerance a certificate can meet: its upper bound carries the rounding margin,
 /// so a smaller `tol` asks for a width that f64 arithmetic cannot resolve (and bisects every
-/// rectangle to [`MAX_DEPTH`], which never finishes).
+/// rectangle to `MAX_DEPTH`, which never finishes).
 pub const MIN_TOL: f64 = ROUNDING_MARGIN;
 /// Deepest bisection of one cell (a cell is then ~2^-40 of its width; never reached in
 /// practice, a guard against a pathological tolerance).

@@ -258,7 +258,7 @@ impl BoxLayer {
 /// The a-priori rounding bound of one bound evaluation (docs/THEORY.md §14.5), for `n` rows,
 /// `k` inputs and `Σ_r ‖w_r‖² = frobenius_sum`: the sums of `G₀` and `G₀ + R`
 /// (`γ_{n+1} Σ_r ‖w_r‖²` in spectral norm, through the Frobenius norm), the closed form of
-/// `Q` (`k ·` [`Q_ENTRY_ERROR`]), the subtraction (`k u (Σ_r ‖w_r‖² + 1)`) and the Jacobi
+/// `Q` (`k ·` `Q_ENTRY_ERROR`), the subtraction (`k u (Σ_r ‖w_r‖² + 1)`) and the Jacobi
 /// enclosure (`JACOBI_BACKWARD (Σ_r ‖w_r‖² + k)`), doubled for slack.
 pub fn rounding_bound(n: usize, k: usize, frobenius_sum: f64) -> f64 {
     let nf = n as f64 + 1.0;
@@ -295,7 +295,7 @@ impl Spectrum {
 }
 
 /// Cyclic Jacobi on a symmetric `k × k` matrix, then Gershgorin discs of the rotated matrix,
-/// widened by [`JACOBI_BACKWARD`]`·‖A‖_F` (docs/THEORY.md §14.5).
+/// widened by `JACOBI_BACKWARD``·‖A‖_F` (docs/THEORY.md §14.5).
 pub fn spectrum(mut a: Small, k: usize) -> Spectrum {
     let frob = (0..k)
         .flat_map(|i| (0..k).map(move |j| (i, j)))
@@ -530,7 +530,7 @@ impl BoxLayer {
 
 /// The children of a pair under the split rule (docs/THEORY.md §14.1): a diagonal pair
 /// `(X, X)` gives `(X₁, X₁), (X₁, X₂), (X₂, X₂)`; otherwise the box with the wider widest
-/// coordinate (`X` on ties) is halved. `None` when that box is already at [`MIN_WIDTH`].
+/// coordinate (`X` on ties) is halved. `None` when that box is already at `MIN_WIDTH`.
 pub fn split_pair(
     k: usize,
     (x, y, diagonal): (SphereBox, SphereBox, bool),
