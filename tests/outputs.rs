@@ -205,20 +205,7 @@ fn a_second_run_into_a_tool_output_replaces_it_and_a_finished_study_resumes_to_n
     assert_eq!(csv_files(&dir.join("s")), reference);
     // The same for a complete shard.
     assert_ok(&run(&dir, &sweep("parts", &["--shard", "1/2"])));
-    let again = run(
-        &dir,
-        &[
-            "--json",
-            "--out",
-            "parts",
-            "sweep",
-            "--config",
-            "grid.toml",
-            "--shard",
-            "1/2",
-            "--resume",
-        ],
-    );
+    let again = resume_shard(&dir, "1/2");
     assert_ok(&again);
     let json: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(json["shard"]["ran"], 0, "{json}");
@@ -363,20 +350,7 @@ fn torn_and_duplicated_rows_are_repaired_by_resume_and_refused_by_merge() {
     let ids = |a: u64, b: u64| format!("{}, {}", a.min(b), a.max(b));
     assert!(listed.contains(&ids(torn, duplicated)), "{err}");
     assert!(!dir.join("merged").exists());
-    let resumed = run(
-        &dir,
-        &[
-            "--json",
-            "--out",
-            "parts",
-            "sweep",
-            "--config",
-            "grid.toml",
-            "--shard",
-            "0/2",
-            "--resume",
-        ],
-    );
+    let resumed = resume_shard(&dir, "0/2");
     assert_ok(&resumed);
     let json: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
     assert_eq!(json["shard"]["ran"], 2, "{json}");
@@ -395,4 +369,22 @@ fn torn_and_duplicated_rows_are_repaired_by_resume_and_refused_by_merge() {
     let json: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
     assert_eq!(json["run"]["ran"], 2, "{json}");
     assert_same_csv(&dir.join("merged"), &dir.join("whole"));
+}
+
+/// `--json sweep --shard SHARD --resume` into `dir/parts` (the grid of `grid.toml`).
+fn resume_shard(dir: &Path, shard: &str) -> Output {
+    run(
+        dir,
+        &[
+            "--json",
+            "--out",
+            "parts",
+            "sweep",
+            "--config",
+            "grid.toml",
+            "--shard",
+            shard,
+            "--resume",
+        ],
+    )
 }

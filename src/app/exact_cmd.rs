@@ -10,11 +10,10 @@ use serde::Serialize;
 
 use super::cli::LandscapeExactArgs;
 use super::context::{Context, Outcome};
-use super::inputs::{at_least, network_within, positive};
-use super::landscape_cmd::{measurements, truth_code};
+use super::inputs::{at_least, positive};
+use super::landscape_cmd::{measurements, probed_network, truth_code};
 use crate::conditions::wdc::{Domain, WdcSearch, estimate_network};
 use crate::core::instance::{load_instance, save_instance};
-use crate::core::network::WeightScale;
 use crate::core::objective::Problem;
 use crate::error::{Error, Result};
 use crate::landscape::Truth;
@@ -26,8 +25,6 @@ use crate::report::output::OutputDir;
 use crate::report::plot::{Layers, Marker, Overlay, Panel, Series, heatmap_pair, line_plot_with_dots};
 use crate::report::widths_label;
 
-/// The experiment key of the instance (shared with `landscape`).
-const EXPERIMENT: &str = "landscape";
 /// Samples of `φ` in the profile plot.
 const PROFILE_SAMPLES: usize = 4096;
 /// Critical points listed in the human summary (all are in `critical_points.csv`).
@@ -169,16 +166,7 @@ fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, 
             (loaded.problem, loaded.x0, path.display().to_string(), scale)
         }
         None => {
-            let (net, origin) = network_within(
-                &args.source,
-                &ctx.budget,
-                |w| footprint(args, w),
-                (ctx.seed, EXPERIMENT, 0),
-            )?;
-            let net = match (&args.source.widths, args.source.weight_scale) {
-                (Some(_), WeightScale::Unit) => net.unit_to_normalized(),
-                _ => net,
-            };
+            let (net, origin) = probed_network(ctx, &args.source, |w| footprint(args, w))?;
             let k = net.latent_dim();
             if k != 2 {
                 return Err(Error::param(

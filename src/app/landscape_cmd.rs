@@ -15,7 +15,7 @@
 
 use serde::Serialize;
 
-use super::cli::{LandscapeArgs, LandscapeCommand, LandscapeProbeArgs};
+use super::cli::{LandscapeArgs, LandscapeCommand, LandscapeProbeArgs, NetworkSource};
 use super::context::{Context, Outcome};
 use super::inputs::{NetworkOrigin, at_least, latent_code, network_within, positive};
 use crate::core::measure::{MeasurementScale, Measurements};
@@ -547,20 +547,25 @@ fn footprint(args: &LandscapeProbeArgs, widths: &[usize]) -> Footprint {
         )
 }
 
-/// Validates the options, builds the instance and the probe sets, and fixes the balls.
-fn prepare(ctx: &Context, args: &LandscapeProbeArgs) -> Result<Prepared> {
-    let lattice = validate(args)?;
-    let (net, origin): (Network, NetworkOrigin) = network_within(
-        &args.source,
-        &ctx.budget,
-        |w| footprint(args, w),
-        (ctx.seed, EXPERIMENT, 0),
-    )?;
-    // Random N(0, 1) weights are probed in the N(0, 1/n_i) scaling, as a unit A is (below).
-    let net = match (&args.source.widths, args.source.weight_scale) {
+/// The network of `source`, checked against the memory budget with `footprint`. Random
+/// N(0, 1) weights are probed in the N(0, 1/n_i) scaling, as a unit A is (`measurements`).
+pub(super) fn probed_network(
+    ctx: &Context,
+    source: &NetworkSource,
+    footprint: impl Fn(&[usize]) -> Footprint,
+) -> Result<(Network, NetworkOrigin)> {
+    let (net, origin) = network_within(source, &ctx.budget, footprint, (ctx.seed, EXPERIMENT, 0))?;
+    let net = match (&source.widths, source.weight_scale) {
         (Some(_), WeightScale::Unit) => net.unit_to_normalized(),
         _ => net,
     };
+    Ok((net, origin))
+}
+
+/// Validates the options, builds the instance and the probe sets, and fixes the balls.
+fn prepare(ctx: &Context, args: &LandscapeProbeArgs) -> Result<Prepared> {
+    let lattice = validate(args)?;
+    let (net, origin) = probed_network(ctx, &args.source, |w| footprint(args, w))?;
     let (d, k) = (net.depth(), net.latent_dim());
     if k < 2 {
         return Err(Error::param(

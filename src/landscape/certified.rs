@@ -254,12 +254,10 @@ pub fn certify_minimum(problem: &Problem, candidate: &[f64]) -> MinimumCertifica
     }
 }
 
-/// `(|z_i| / (‖g_i‖ ‖x‖), cause, unit)` for every unit and measurement with a nonzero row
-/// `g_i` of its linear map at `x`.
-fn hyperplane_distances(problem: &Problem, x: &[f64]) -> Vec<(f64, Cause, usize)> {
-    let (k, depth) = (x.len(), problem.net.depth());
-    let values = forward_with_bounds(problem, x);
-    let pattern = Pattern {
+/// The activation pattern (strict `z > 0`) and the measurement signs (`sgn(0) = 0`) of the
+/// forward values `values` of a network of depth `depth`.
+fn observed_pattern(values: &[(Vec<f64>, Vec<f64>)], depth: usize) -> Pattern {
+    Pattern {
         layers: values[..depth]
             .iter()
             .map(|(z, _)| z.iter().map(|&v| v > 0.0).collect())
@@ -269,7 +267,15 @@ fn hyperplane_distances(problem: &Problem, x: &[f64]) -> Vec<(f64, Cause, usize)
             .iter()
             .map(|&v| v.signum() * f64::from(v != 0.0))
             .collect(),
-    };
+    }
+}
+
+/// `(|z_i| / (‖g_i‖ ‖x‖), cause, unit)` for every unit and measurement with a nonzero row
+/// `g_i` of its linear map at `x`.
+fn hyperplane_distances(problem: &Problem, x: &[f64]) -> Vec<(f64, Cause, usize)> {
+    let (k, depth) = (x.len(), problem.net.depth());
+    let values = forward_with_bounds(problem, x);
+    let pattern = observed_pattern(&values, depth);
     let first = maps(problem, &pattern);
     let xn = norm(x);
     let mut out = Vec::new();
@@ -295,17 +301,7 @@ fn certify_on(problem: &Problem, candidate: &[f64], kink: &[(Cause, usize)]) -> 
     let k = candidate.len();
     let depth = problem.net.depth();
     let values = forward_with_bounds(problem, candidate);
-    let mut pattern = Pattern {
-        layers: values[..depth]
-            .iter()
-            .map(|(z, _)| z.iter().map(|&v| v > 0.0).collect())
-            .collect(),
-        signs: values[depth]
-            .0
-            .iter()
-            .map(|&v| v.signum() * f64::from(v != 0.0))
-            .collect(),
-    };
+    let mut pattern = observed_pattern(&values, depth);
     let first = maps(problem, &pattern);
     let xn = norm(candidate);
     let kink = kink.to_vec();
