@@ -1,64 +1,53 @@
 //! Turning command-line inputs into validated objects, with errors that name the value and
 //! the fix. Shared by every subcommand.
 
-use crate::core::network::{Network, validate_widths};
-use crate::core::weights;
+use crate::core::network::Network;
+use crate::core::source::NetworkSpec;
 use crate::error::{Error, Result};
 use crate::limits::{Footprint, MemoryBudget};
-use crate::rng::{Stream, stream};
 
 use super::cli::NetworkSource;
 
-/// Where a network came from, for reports.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct NetworkOrigin {
-    /// `"random"` or the weights file's path.
-    pub source: String,
-    /// `"normalized"`, `"unit"`, or the file's `weight_scale` metadata / `"file"`.
-    pub weight_scale: String,
-}
+pub use crate::core::source::NetworkOrigin;
 
-/// Builds the network of `--widths` (random, from the `(experiment, trial)` network stream)
-/// or reads `--weights`.
-pub fn network(src: &NetworkSource, seed: u64, experiment: &str, trial: u64) -> Result<(Network, NetworkOrigin)> {
+/// The library's description of the network of `--widths`/`--weights`/`--weight-scale`.
+pub fn network_spec(src: &NetworkSource) -> Result<NetworkSpec> {
     match (&src.widths, &src.weights) {
-        (Some(widths), None) => {
-            validate_widths(widths)?;
-            let mut rng = stream(seed, experiment, trial, Stream::Network);
-            let net = Network::gaussian(widths, src.weight_scale, &mut rng);
-            let scale = serde_json::to_value(src.weight_scale)?
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            Ok((
-                net,
-                NetworkOrigin {
-                    source: "random".into(),
-                    weight_scale: scale,
-                },
-            ))
-        }
-        (None, Some(path)) => {
-            let loaded = weights::load(path)?;
-            let scale = loaded
-                .metadata
-                .get("weight_scale")
-                .cloned()
-                .unwrap_or_else(|| "file".into());
-            Ok((
-                loaded.net,
-                NetworkOrigin {
-                    source: path.display().to_string(),
-                    weight_scale: scale,
-                },
-            ))
-        }
+        (Some(widths), None) => Ok(NetworkSpec::Random {
+            widths: widths.clone(),
+            weight_scale: src.weight_scale,
+        }),
+        (None, Some(path)) => Ok(NetworkSpec::Weights(path.clone())),
         _ => Err(Error::param(
             "network",
             "neither --widths nor --weights",
             "give --widths k,n_1,...,n_d for a random network or --weights FILE.safetensors",
         )),
     }
+}
+
+/// A library error as the command line reports it: a parameter the command line sets through
+/// a flag (`widths`) is named by that flag (`--widths`).
+pub fn flag_names(err: Error) -> Error {
+    match err {
+        Error::Param { name, value, fix } => Error::Param {
+            name: match name {
+                "widths" => "--widths",
+                "weights" => "--weights",
+                "instance" => "--instance",
+                other => other,
+            },
+            value,
+            fix,
+        },
+        other => other,
+    }
+}
+
+/// Builds the network of `--widths` (random, from the `(experiment, trial)` network stream)
+/// or reads `--weights`.
+pub fn network(src: &NetworkSource, seed: u64, experiment: &str, trial: u64) -> Result<(Network, NetworkOrigin)> {
+    network_spec(src)?.build(seed, experiment, trial).map_err(flag_names)
 }
 
 /// [`network`], after checking that the run's `footprint` (a function of the widths) fits the
@@ -68,17 +57,11 @@ pub fn network_within(
     src: &NetworkSource,
     budget: &MemoryBudget,
     footprint: impl Fn(&[usize]) -> Footprint,
-    (seed, experiment, trial): (u64, &str, u64),
+    key: (u64, &str, u64),
 ) -> Result<(Network, NetworkOrigin)> {
-    if let Some(widths) = &src.widths {
-        validate_widths(widths)?;
-        budget.check(&footprint(widths))?;
-    }
-    let (net, origin) = network(src, seed, experiment, trial)?;
-    if src.widths.is_none() {
-        budget.check(&footprint(&net.widths()))?;
-    }
-    Ok((net, origin))
+    network_spec(src)?
+        .build_within(budget, footprint, key)
+        .map_err(flag_names)
 }
 
 /// Checks a user-given latent code: the right length, finite, and (if `nonzero`) not 0.

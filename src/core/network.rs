@@ -108,6 +108,14 @@ pub enum WeightScale {
 }
 
 impl WeightScale {
+    /// The name reports record: `normalized` or `unit`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Normalized => "normalized",
+            Self::Unit => "unit",
+        }
+    }
+
     /// Standard deviation of an entry of a layer with `rows` outputs.
     pub fn std_dev(self, rows: usize) -> f64 {
         match self {
@@ -553,14 +561,14 @@ impl Network {
 pub fn validate_widths(widths: &[usize]) -> Result<()> {
     if widths.len() < 2 {
         return Err(Error::param(
-            "--widths",
+            "widths",
             format!("{widths:?}"),
-            "give at least two widths k,n_1[,…,n_d], e.g. --widths 20,500,500,784",
+            "give at least two widths k,n_1[,…,n_d], e.g. 20,500,500,784",
         ));
     }
     if let Some(i) = widths.iter().position(|&w| w == 0) {
         return Err(Error::param(
-            "--widths",
+            "widths",
             format!("{widths:?} (entry {} is 0)", i + 1),
             "every width must be a positive integer",
         ));
