@@ -370,17 +370,7 @@ pub struct ScaleOutArgs {
     pub resume: bool,
 }
 
-/// RRCP search modes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RrcpMode {
-    /// Random latent tuples (x, y, x1, x2, x3, x4).
-    Random,
-    /// Spectral norm over the linear pieces through G(x1) and G(x3) (docs/THEORY.md §2).
-    Subspace,
-    /// Both.
-    Both,
-}
+pub use crate::conditions::rrcp_study::RrcpMode;
 
 /// `dpr-audit rrcp`.
 #[derive(Clone, Debug, Args, serde::Serialize)]

@@ -38,7 +38,8 @@ const PROPOSALS: usize = 8;
 const SMALLEST_OFFSET_LOG10: f64 = -6.0;
 
 /// Which inputs the search draws from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Domain {
     /// All nonzero inputs of the layer (what the theorem needs).

@@ -9,7 +9,8 @@ use super::network::matvec;
 use super::vector::{norm, sgn};
 
 /// Variance convention of the entries of `A` (docs/THEORY.md §1; record it with every result).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum MeasurementScale {
     /// `N(0, 1/m)`: the theorems' convention.

@@ -98,7 +98,8 @@ impl Activation {
 }
 
 /// Variance convention of Gaussian weights (docs/THEORY.md §1; record it with every result).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum WeightScale {
     /// `N(0, 1/n_i)` for a layer with `n_i` outputs: the theorems' convention.

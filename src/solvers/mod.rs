@@ -29,7 +29,8 @@ use crate::rng::standard_normal_vector;
 pub use executor::{ExpectedObjective, Objective, Run, Settings, Termination, TracePoint, run};
 
 /// The solvers `solve` and `sweep` offer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// Algorithm 1 of the paper: gradient steps with the negation check.
@@ -97,7 +98,8 @@ impl Method {
 }
 
 /// How the reported solution is chosen among the runs of one solve.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Selection {
     /// The run with the lowest objective `f` (what a user without the truth can do).
@@ -128,7 +130,8 @@ impl Selection {
 }
 
 /// Which selection rules a command reports: one, or both (each row labelled with its rule).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum SelectionMode {
     /// Lowest objective (no truth needed).
