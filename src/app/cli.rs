@@ -239,6 +239,13 @@ pub struct LandscapeProbeArgs {
     /// Random unit directions u of the origin check D_u f(0) < 0 (≥ 1).
     #[arg(long, default_value_t = 100)]
     pub origin_directions: usize,
+    /// Use the instance in this safetensors file (W1…Wd, A, x0, b; e.g. written by
+    /// --save-instance) instead of building one.
+    #[arg(long, conflicts_with_all = ["widths", "weights", "x0", "m", "measurement_scale"])]
+    pub instance: Option<PathBuf>,
+    /// Also write the instance (W1…Wd, A, x0, b; seed and scales in the metadata) to this file.
+    #[arg(long)]
+    pub save_instance: Option<PathBuf>,
 }
 
 /// Where a network comes from: random by widths, or a weights file. Shared by every
@@ -472,6 +479,13 @@ pub struct SolveArgs {
     /// Write every run's per-iteration trace (trace.csv).
     #[arg(long)]
     pub trace: bool,
+    /// Use the instance in this safetensors file (W1…Wd, A, x0, b; e.g. written by
+    /// --save-instance) instead of building one.
+    #[arg(long, conflicts_with_all = ["widths", "weights", "x0", "m", "measurement_scale"])]
+    pub instance: Option<PathBuf>,
+    /// Also write the instance (W1…Wd, A, x0, b; seed and scales in the metadata) to this file.
+    #[arg(long)]
+    pub save_instance: Option<PathBuf>,
 }
 
 /// `dpr-audit landscape census`.
@@ -516,6 +530,13 @@ pub struct CensusArgs {
     /// Radius of the local-minimum test, relative to ‖x‖ at the limit.
     #[arg(long, default_value_t = 1e-3)]
     pub test_radius: f64,
+    /// Use the instance in this safetensors file (W1…Wd, A, x0, b; e.g. written by
+    /// --save-instance) instead of building one.
+    #[arg(long, conflicts_with_all = ["widths", "weights", "x0", "m", "measurement_scale"])]
+    pub instance: Option<PathBuf>,
+    /// Also write the instance (W1…Wd, A, x0, b; seed and scales in the metadata) to this file.
+    #[arg(long)]
+    pub save_instance: Option<PathBuf>,
 }
 
 /// `dpr-audit sweep`.

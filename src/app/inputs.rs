@@ -1,10 +1,16 @@
 //! Turning command-line inputs into validated objects, with errors that name the value and
 //! the fix. Shared by every subcommand.
 
-use crate::core::network::Network;
-use crate::core::source::NetworkSpec;
+use std::path::Path;
+
+use crate::core::instance::{LoadedInstance, provenance, save_instance};
+use crate::core::measure::MeasurementScale;
+use crate::core::network::{Network, WeightScale};
+use crate::core::objective::Problem;
+use crate::core::source::{NetworkSpec, load_instance_within};
 use crate::error::{Error, Result};
 use crate::limits::{Footprint, MemoryBudget};
+use crate::solvers::instance::{Instance, InstanceKey, draw};
 
 use super::cli::NetworkSource;
 
@@ -67,6 +73,69 @@ pub fn network_within(
     network_spec(src)?
         .build_within(budget, footprint, key)
         .map_err(flag_names)
+}
+
+/// The instance of `--instance` (network, `A`, `b`, `x0`) with its network's origin, refused
+/// when `footprint` of its widths exceeds the memory budget; `None` without the flag.
+pub fn stored_instance(
+    path: Option<&Path>,
+    budget: &MemoryBudget,
+    footprint: impl Fn(&[usize]) -> Footprint,
+) -> Result<Option<(LoadedInstance, NetworkOrigin)>> {
+    path.map(|p| load_instance_within(p, budget, footprint))
+        .transpose()
+        .map_err(flag_names)
+}
+
+/// The instance a run solves or audits: read from `--instance` (`file`), or drawn under `key`
+/// (the network of `source`, `A` with `m` rows of `scale`, the truth `x0` or a draw, noise at
+/// `snr_db`). Returns it with its network's origin and the variance convention of random
+/// weights (which sets the default step sizes; `None` for a network from a weights file).
+pub fn run_instance(
+    file: Option<&Path>,
+    source: &NetworkSource,
+    drawn: (usize, MeasurementScale, Option<&Vec<f64>>, Option<f64>),
+    budget: &MemoryBudget,
+    footprint: impl Fn(&[usize]) -> Footprint + Copy,
+    key: &InstanceKey<'_>,
+) -> Result<(Instance, NetworkOrigin, Option<WeightScale>)> {
+    if let Some((loaded, origin)) = stored_instance(file, budget, footprint)? {
+        let random_scale = loaded.random_weight_scale();
+        let inst = Instance {
+            problem: loaded.problem,
+            x0: loaded.x0,
+        };
+        return Ok((inst, origin, random_scale));
+    }
+    let (m, scale, x0, snr_db) = drawn;
+    let (net, origin) = network_within(source, budget, footprint, (key.seed, key.experiment, key.trial))?;
+    if let Some(x0) = x0 {
+        latent_code("--x0", x0, net.latent_dim(), true)?;
+    }
+    let random_scale = source.widths.as_ref().map(|_| source.weight_scale);
+    let inst = draw(net, m, scale, x0.cloned(), snr_db, key);
+    inst.problem.check_finite("--x0", &inst.x0)?;
+    Ok((inst, origin, random_scale))
+}
+
+/// Writes the instance to the file of `--save-instance`, if given, with its provenance
+/// (`command` names the writer).
+pub fn save_requested(
+    path: Option<&Path>,
+    (seed, command): (u64, &str),
+    origin: &NetworkOrigin,
+    problem: &Problem,
+    x0: &[f64],
+) -> Result<()> {
+    match path {
+        Some(path) => save_instance(
+            problem,
+            x0,
+            path,
+            &provenance(seed, origin, problem, &format!("dpr-audit {command}")),
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Checks a user-given latent code: the right length, finite, and (if `nonzero`) not 0.

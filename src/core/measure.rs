@@ -19,6 +19,16 @@ pub enum MeasurementScale {
     Unit,
 }
 
+impl MeasurementScale {
+    /// The name reports record: `normalized` or `unit`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Normalized => "normalized",
+            Self::Unit => "unit",
+        }
+    }
+}
+
 /// The measurement matrix `A`.
 #[derive(Clone, Debug)]
 pub struct Measurements {

@@ -13,7 +13,8 @@
 //! assert_eq!((origin.source.as_str(), origin.weight_scale.as_str()), ("random", "normalized"));
 //! ```
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use super::instance::{LoadedInstance, load_instance};
 use super::network::{Network, WeightScale, validate_widths};
@@ -81,11 +82,11 @@ impl NetworkSpec {
             }
             Self::Weights(path) => {
                 let loaded = weights::load(path)?;
-                Ok((loaded.net, file_origin(path, &loaded.metadata)))
+                Ok((loaded.net, NetworkOrigin::of_file(path, &loaded.metadata)))
             }
             Self::Instance(path) => {
                 let LoadedInstance { problem, metadata, .. } = load_instance(path)?;
-                Ok((problem.net, file_origin(path, &metadata)))
+                Ok((problem.net, NetworkOrigin::of_file(path, &metadata)))
             }
         }
     }
@@ -111,12 +112,27 @@ impl NetworkSpec {
     }
 }
 
-/// The origin of a network read from `path`, with its recorded `weight_scale` (or `"file"`).
-fn file_origin(path: &std::path::Path, metadata: &std::collections::BTreeMap<String, String>) -> NetworkOrigin {
-    NetworkOrigin {
-        source: path.display().to_string(),
-        weight_scale: metadata.get("weight_scale").cloned().unwrap_or_else(|| "file".into()),
+impl NetworkOrigin {
+    /// The origin of a network read from `path`, with its recorded `weight_scale` (or `"file"`).
+    pub fn of_file(path: &Path, metadata: &BTreeMap<String, String>) -> Self {
+        Self {
+            source: path.display().to_string(),
+            weight_scale: metadata.get("weight_scale").cloned().unwrap_or_else(|| "file".into()),
+        }
     }
+}
+
+/// Reads the whole instance of an instance file (see [`super::instance::load_instance`]) with
+/// the origin of its network, after checking that `footprint` of its widths fits `budget`.
+pub fn load_instance_within(
+    path: &Path,
+    budget: &MemoryBudget,
+    footprint: impl Fn(&[usize]) -> Footprint,
+) -> Result<(LoadedInstance, NetworkOrigin)> {
+    let loaded = load_instance(path)?;
+    budget.check(&footprint(&loaded.problem.net.widths()))?;
+    let origin = NetworkOrigin::of_file(path, &loaded.metadata);
+    Ok((loaded, origin))
 }
 
 #[cfg(test)]
