@@ -481,10 +481,10 @@ pub struct SolveArgs {
     pub trace: bool,
     /// Use the instance in this safetensors file (W1…Wd, A, x0, b; e.g. written by
     /// --save-instance) instead of building one.
-    #[arg(long, conflicts_with_all = ["widths", "weights", "x0", "m", "measurement_scale"])]
+    #[arg(long, conflicts_with_all = ["widths", "weights", "x0", "m", "measurement_scale", "snr_db"])]
     pub instance: Option<PathBuf>,
     /// Also write the instance (W1…Wd, A, x0, b; seed and scales in the metadata) to this file.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "snr_db")]
     pub save_instance: Option<PathBuf>,
 }
 

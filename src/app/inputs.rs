@@ -18,18 +18,13 @@ pub use crate::core::source::NetworkOrigin;
 
 /// The library's description of the network of `--widths`/`--weights`/`--weight-scale`.
 pub fn network_spec(src: &NetworkSource) -> Result<NetworkSpec> {
-    match (&src.widths, &src.weights) {
-        (Some(widths), None) => Ok(NetworkSpec::Random {
-            widths: widths.clone(),
-            weight_scale: src.weight_scale,
-        }),
-        (None, Some(path)) => Ok(NetworkSpec::Weights(path.clone())),
-        _ => Err(Error::param(
+    NetworkSpec::one_of(src.widths.as_deref(), src.weights.as_deref(), src.weight_scale).map_err(|_| {
+        Error::param(
             "network",
             "neither --widths nor --weights",
             "give --widths k,n_1,...,n_d for a random network or --weights FILE.safetensors",
-        )),
-    }
+        )
+    })
 }
 
 /// A library error as the command line reports it: a parameter the command line sets through

@@ -260,18 +260,7 @@ pub struct RrcpConfig {
 impl RrcpConfig {
     /// The network description of the configuration.
     pub fn network_spec(&self) -> Result<NetworkSpec> {
-        match (&self.widths, &self.weights) {
-            (Some(widths), None) => Ok(NetworkSpec::Random {
-                widths: widths.clone(),
-                weight_scale: self.weight_scale,
-            }),
-            (None, Some(path)) => Ok(NetworkSpec::Weights(path.clone())),
-            _ => Err(Error::param(
-                "widths",
-                "(both or neither of widths and weights)",
-                "give the widths of a random network or a weights file, not both",
-            )),
-        }
+        NetworkSpec::one_of(self.widths.as_deref(), self.weights.as_deref(), self.weight_scale)
     }
 
     /// Checks every parameter; errors name the field (`m`, `tuples`, …).
@@ -326,14 +315,6 @@ impl RrcpConfig {
             validate_widths(widths)?;
         }
         self.network_spec().map(|_| ())
-    }
-
-    /// The name of the measurement scale (`normalized` or `unit`).
-    fn scale_name(&self) -> &'static str {
-        match self.measurement_scale {
-            MeasurementScale::Normalized => "normalized",
-            MeasurementScale::Unit => "unit",
-        }
     }
 }
 
@@ -476,7 +457,7 @@ impl Study for RrcpStudy {
                     widths: widths_label(&net.widths()),
                     weight_scale: origin.weight_scale.clone(),
                     m,
-                    measurement_scale: c.scale_name().into(),
+                    measurement_scale: c.measurement_scale.name().into(),
                     trial,
                     mode: mode.name().into(),
                     tuples: c.tuples,

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use super::instance::{LoadedInstance, load_instance};
 use super::network::{Network, WeightScale, validate_widths};
 use super::weights;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::limits::{Footprint, MemoryBudget};
 use crate::rng::{Stream, stream};
 
@@ -51,6 +51,23 @@ pub struct NetworkOrigin {
 }
 
 impl NetworkSpec {
+    /// The spec of exactly one of `widths` (a random network with `weight_scale`) and
+    /// `weights` (a file); both or neither is an error naming `widths`.
+    pub fn one_of(widths: Option<&[usize]>, weights: Option<&Path>, weight_scale: WeightScale) -> Result<Self> {
+        match (widths, weights) {
+            (Some(widths), None) => Ok(Self::Random {
+                widths: widths.to_vec(),
+                weight_scale,
+            }),
+            (None, Some(path)) => Ok(Self::Weights(path.to_path_buf())),
+            _ => Err(Error::param(
+                "widths",
+                "(both or neither of widths and weights)",
+                "give the widths k,n_1,...,n_d of a random network or a weights file, not both",
+            )),
+        }
+    }
+
     /// The widths when they are known without reading a file.
     pub fn known_widths(&self) -> Option<&[usize]> {
         match self {
@@ -138,7 +155,6 @@ pub fn load_instance_within(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Error;
 
     #[test]
     fn bad_widths_are_reported_as_the_parameter_widths() {

@@ -12,6 +12,23 @@
 //!
 //! A solver never prints and never looks at the truth; choosing among restarts by distance to
 //! the truth ([`Selection::Oracle`]) is a labelled replication mode of the paper's code only.
+//!
+//! ```
+//! use dpr_audit::core::network::WeightScale;
+//! use dpr_audit::landscape::grid::standard_instance;
+//! use dpr_audit::solvers::instance::{InstanceKey, starts};
+//! use dpr_audit::solvers::{Method, MethodParams, Selection, choose, solve};
+//!
+//! let key = InstanceKey { seed: 1, experiment: "example", trial: 0 };
+//! let inst = standard_instance(&[2, 50, 200], 200, &key);
+//! let p = &inst.problem;
+//! let params = MethodParams::for_problem(&p.net, Some(WeightScale::Normalized), &p.meas, None, 0.01);
+//! let from = starts(Method::Dpr, 2, 3, &key);
+//! let runs = solve(p, Method::Dpr, &params, &Method::Dpr.default_settings(), from.as_ref());
+//! let best = choose(&runs, &inst.x0, Selection::Objective);
+//! assert_eq!(runs.len(), 3);
+//! assert!(best.relative_error < 1e-3, "DPR recovers x0 up to sign: {}", best.relative_error);
+//! ```
 
 pub mod adam;
 pub mod descent;
