@@ -36,6 +36,7 @@
 //! - [`claims`]: the claims `verify` checks, one module each.
 //! - [`app`]: the subcommands behind the `dpr-audit` binary.
 
+#[cfg(feature = "cli")]
 pub mod app;
 pub mod baselines;
 pub mod claims;

@@ -234,6 +234,68 @@ fn malformed_values_and_files_are_refused() {
     assert_usage_errors(&dir, cases);
 }
 
+/// Instance files that do not hold a noiseless instance (a missing tensor, wrong shapes, `b`
+/// not `|A G(x0)|`) are refused by every subcommand that reads one, before anything is written
+/// (neither the output folder nor the file of `--save-instance`).
+#[test]
+fn broken_instance_files_are_refused_before_writing() {
+    use dpr_audit::core::measure::{MeasurementScale, Measurements};
+    use dpr_audit::core::network::{Network, WeightScale};
+    use dpr_audit::core::objective::Problem;
+    use dpr_audit::rng::{Stream, stream};
+    let dir = common::scratch_dir("bad_input", "instances");
+    let key = |s| stream(5, "bad-instance", 0, s);
+    let net = Network::gaussian(&[2, 10, 20], WeightScale::Normalized, &mut key(Stream::Network));
+    let meas = Measurements::gaussian(30, 20, MeasurementScale::Normalized, &mut key(Stream::Measurements));
+    let x0 = [0.6, -1.1];
+    common::instance_fixtures(&dir, &Problem::noiseless(net, meas, &x0), &x0);
+    let subs: [&[&str]; 4] = [
+        &["landscape"],
+        &["landscape", "census"],
+        &["solve"],
+        &["landscape", "exact"],
+    ];
+    let broken = [
+        ("missing.safetensors", "missing tensor b"),
+        ("shape.safetensors", "A has shape [20, 30]"),
+        ("x0.safetensors", "x0 has shape"),
+        ("noisy.safetensors", "b[4]"),
+        ("absent.safetensors", "absent.safetensors"),
+    ];
+    let lines: Vec<Vec<&str>> = subs
+        .iter()
+        .flat_map(|sub| {
+            broken.iter().map(move |(file, _)| {
+                let mut args = sub.to_vec();
+                args.extend_from_slice(&["--instance", file, "--save-instance", "saved.safetensors"]);
+                args
+            })
+        })
+        .collect();
+    let needles = subs.iter().flat_map(|_| broken.iter().map(|(_, needle)| *needle));
+    let cases: Vec<(&[&str], &str)> = lines.iter().map(Vec::as_slice).zip(needles).collect();
+    assert_usage_errors(&dir, &cases);
+    assert!(!dir.join("saved.safetensors").exists(), "--save-instance wrote a file");
+    // --instance replaces the flags that build an instance: giving both is refused.
+    assert_usage_errors(
+        &dir,
+        &[
+            (
+                &["solve", "--instance", "good.safetensors", "--widths", "2,5"],
+                "--widths",
+            ),
+            (
+                &["landscape", "census", "--instance", "good.safetensors", "--m", "9"],
+                "--m",
+            ),
+            (
+                &["solve", "--instance", "good.safetensors", "--snr-db", "20"],
+                "--snr-db",
+            ),
+        ],
+    );
+}
+
 /// How a flag's random values are drawn.
 #[derive(Clone, Copy)]
 enum Kind {

@@ -519,25 +519,6 @@ fn cli_refuses_what_the_study_does_not_cover() {
     );
 }
 
-/// The CSV without its `source` column (the one column that names where the instance came
-/// from: `random` or the file).
-fn without_source(csv: &str) -> String {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    let col = header.iter().position(|h| *h == "source").expect("source column");
-    std::iter::once(csv.lines().next().expect("header").to_string())
-        .chain(lines.map(|l| {
-            l.split(',')
-                .enumerate()
-                .filter(|(i, _)| *i != col)
-                .map(|(_, v)| v)
-                .collect::<Vec<_>>()
-                .join(",")
-        }))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// `--save-instance` then `--instance` reproduces the study: identical CSVs (but for the
 /// `source` column) and summary counts.
 #[test]
@@ -579,7 +560,7 @@ fn instance_file_round_trip_gives_identical_results() {
         ],
     );
     common::assert_ok(&second);
-    let csv = |d: &str| without_source(&common::read(&dir.join(d).join("critical_points.csv")));
+    let csv = |d: &str| common::without_source(&common::read(&dir.join(d).join("critical_points.csv")));
     assert_eq!(csv("a"), csv("b"));
     assert_eq!(
         common::read(&dir.join("a/sources.csv")),
@@ -591,53 +572,9 @@ fn instance_file_round_trip_gives_identical_results() {
 /// a missing tensor, wrong shapes, `b` inconsistent with `|A G(x0)|`.
 #[test]
 fn inconsistent_instance_files_are_refused() {
-    use dpr_audit::core::instance::save_instance;
-    use dpr_audit::core::weights::{ExtraTensors, save_with};
     let dir = common::scratch_dir("landscape-exact", "bad-instance");
     let (problem, truth) = cli_instance(3, &[2, 10, 20], 30);
-    let meta = Default::default();
-    save_instance(&problem, &truth.x0, &dir.join("good.safetensors"), &meta).expect("save");
-    let a: Vec<f64> = (0..30)
-        .flat_map(|r| (0..20).map(move |c| (r, c)))
-        .map(|(r, c)| problem.meas.a[(r, c)])
-        .collect();
-    let write = |name: &str, tensors: &[(&str, Vec<usize>, Vec<f64>)]| {
-        let t: ExtraTensors = tensors
-            .iter()
-            .map(|(n, s, v)| (n.to_string(), (s.clone(), v.clone())))
-            .collect();
-        save_with(&problem.net, &dir.join(name), &meta, &t).expect("save");
-    };
-    let mut wrong_b = problem.b.clone();
-    wrong_b[4] *= 1.5;
-    write(
-        "missing.safetensors",
-        &[("A", vec![30, 20], a.clone()), ("x0", vec![2], truth.x0.clone())],
-    );
-    write(
-        "shape.safetensors",
-        &[
-            ("A", vec![20, 30], a.clone()),
-            ("x0", vec![2], truth.x0.clone()),
-            ("b", vec![30], problem.b.clone()),
-        ],
-    );
-    write(
-        "x0.safetensors",
-        &[
-            ("A", vec![30, 20], a.clone()),
-            ("x0", vec![1, 2], truth.x0.clone()),
-            ("b", vec![30], problem.b.clone()),
-        ],
-    );
-    write(
-        "noisy.safetensors",
-        &[
-            ("A", vec![30, 20], a),
-            ("x0", vec![2], truth.x0.clone()),
-            ("b", vec![30], wrong_b),
-        ],
-    );
+    common::instance_fixtures(&dir, &problem, &truth.x0);
     let good = common::run(
         &dir,
         &[

@@ -588,3 +588,95 @@ fn cli_bad_input_is_exit_code_2_with_no_output() {
         assert!(!dir.join("out").exists(), "{extra:?} left an output folder");
     }
 }
+
+/// `dpr-audit rrcp` and the claim C3 run one study and one fit: on the same seed and grid they
+/// report bit-identical exponents and intervals (a second implementation, other random
+/// streams or a per-m-mean fit on either side would change the numbers).
+#[test]
+fn cli_and_claim_c3_give_identical_fits() {
+    use dpr_audit::claims::ALPHA;
+    use dpr_audit::claims::c3_rrcp_scaling::{Params, config};
+    use dpr_audit::conditions::rrcp_study::{analyse, run_study};
+
+    let dir = scratch("c3");
+    let out = run(
+        &dir,
+        &[
+            "--quiet",
+            "--seed",
+            "7",
+            "--out",
+            "r",
+            "rrcp",
+            "--widths",
+            "3,12,30",
+            "--m",
+            "10,20,40",
+            "--trials",
+            "2",
+            "--tuples",
+            "20",
+            "--refine-starts",
+            "2",
+            "--refine-steps",
+            "5",
+            "--constant",
+            "31",
+        ],
+    );
+    assert_ok(&out);
+    let params = Params {
+        widths: vec![3, 12, 30],
+        m: vec![10, 20, 40],
+        trials: 2,
+        tuples: 20,
+        refine_starts: 2,
+        refine_steps: 5,
+        constant: 31.0,
+        exponent_tol: 0.15,
+    };
+    let study = config(&params, 7);
+    let rows = run_study(&study).unwrap();
+    let analysis = analyse(&study, &rows, ALPHA);
+    assert_eq!(analysis.fits.len(), 2, "both modes fitted");
+    let mut reader = csv::Reader::from_path(dir.join("r/rrcp_fit.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 2);
+    for (record, fit) in records.iter().zip(&analysis.fits) {
+        assert_eq!(&record[column("mode")], fit.mode);
+        assert_eq!(record[column("points")].parse::<usize>().unwrap(), 3 * 2);
+        for (name, value) in [
+            ("exponent", fit.exponent),
+            ("exponent_lo", fit.exponent_lo),
+            ("exponent_hi", fit.exponent_hi),
+            ("confidence", fit.confidence),
+        ] {
+            let written: f64 = record[column(name)].parse().unwrap();
+            assert_eq!(
+                written.to_bits(),
+                value.to_bits(),
+                "{}: {name} {written} vs {value}",
+                fit.mode
+            );
+        }
+    }
+    // The interval C3 judges is the one both report (Bonferroni over the two modes).
+    let fit = analysis.power_laws[0].as_ref().unwrap();
+    assert_eq!(
+        fit.exponent_interval(ALPHA / 2.0),
+        (analysis.fits[0].exponent_lo, analysis.fits[0].exponent_hi)
+    );
+}
+
+/// A library error names the parameter; the command line names its flag.
+#[test]
+fn cli_names_the_flag_of_a_bad_library_parameter() {
+    let dir = scratch("flag");
+    let out = run(&dir, &["--out", "o", "rrcp", "--widths", "3"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("invalid --widths = [3]"), "{err}");
+    assert!(!dir.join("o").exists());
+}

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::cli::CensusArgs;
 use super::context::{Context, Outcome};
-use super::inputs::{at_least, latent_code, network_within, positive};
+use super::inputs::{at_least, positive, run_instance, save_requested};
 use super::solve_cmd::{loop_settings, method_params};
 use crate::error::{Error, Result};
 use crate::landscape::census::{Census, CensusSettings, Cluster, census};
@@ -83,46 +83,49 @@ fn validate(args: &CensusArgs) -> Result<()> {
 }
 
 /// Runs `dpr-audit landscape census`.
-pub fn run(ctx: &Context, args: CensusArgs) -> Result<Outcome> {
+pub fn run(ctx: &Context, mut args: CensusArgs) -> Result<Outcome> {
     validate(&args)?;
     let settings = loop_settings(Method::Gd, Some(args.max_iters), args.grad_tol, args.f_tol, false)?;
-    let footprint = |widths: &[usize]| {
+    let (m, starts, test_directions) = (args.m, args.starts, args.test_directions);
+    let footprint = move |widths: &[usize]| {
         let k = widths.first().copied().unwrap_or(0);
         Footprint::new()
             .network("--widths", widths)
-            .measurements("--m", args.m, widths)
+            .measurements("--m", m, widths)
             .words(
                 "--starts",
-                args.starts,
+                starts,
                 "the runs and their rows",
-                lockstep_words(args.starts as f64, widths, args.m) + probe_words(args.starts as f64, k),
+                lockstep_words(starts as f64, widths, m) + probe_words(starts as f64, k),
             )
             .words(
                 "--test-directions",
-                args.test_directions,
+                test_directions,
                 "the local-minimum test",
-                args.test_directions as f64 * k as f64,
+                test_directions as f64 * k as f64,
             )
     };
-    let (net, _) = network_within(&args.source, &ctx.budget, footprint, (ctx.seed, EXPERIMENT, 0))?;
-    if let Some(x0) = &args.x0 {
-        latent_code("--x0", x0, net.latent_dim(), true)?;
-    }
-    if net.depth() < 1 {
-        return Err(Error::param(
-            "--widths",
-            net.depth(),
-            "the network needs at least one layer",
-        ));
-    }
     let key = InstanceKey {
         seed: ctx.seed,
         experiment: EXPERIMENT,
         trial: 0,
     };
-    let random_scale = args.source.widths.as_ref().map(|_| args.source.weight_scale);
-    let inst = instance::draw(net, args.m, args.measurement_scale, args.x0.clone(), None, &key);
-    inst.problem.check_finite("--x0", &inst.x0)?;
+    let (inst, origin, random_scale) = run_instance(
+        args.instance.as_deref(),
+        &args.source,
+        (args.m, args.measurement_scale, args.x0.as_ref(), None),
+        &ctx.budget,
+        footprint,
+        &key,
+    )?;
+    (args.m, args.measurement_scale) = (inst.problem.b.len(), inst.problem.meas.scale);
+    if inst.problem.net.depth() < 1 {
+        return Err(Error::param(
+            "--widths",
+            inst.problem.net.depth(),
+            "the network needs at least one layer",
+        ));
+    }
     let params = method_params(&inst.problem.net, random_scale, &inst.problem.meas, args.step, 0.01)?;
     let starts = instance::starts(Method::Gd, inst.x0.len(), args.starts, &key);
     let census_settings = CensusSettings {
@@ -141,6 +144,13 @@ pub fn run(ctx: &Context, args: CensusArgs) -> Result<Outcome> {
     let out = ctx.create_out(&ctx.out_dir("landscape-census"))?;
     out.write_csv("census_runs.csv", &run_rows)?;
     out.write_csv("census_clusters.csv", &cluster_rows)?;
+    save_requested(
+        args.save_instance.as_deref(),
+        (ctx.seed, "landscape census"),
+        &origin,
+        &inst.problem,
+        &inst.x0,
+    )?;
     let dir = ctx.finish(out, "landscape census", &args)?;
     Ok(outcome(&widths, &args, params.step, &result, &cluster_rows, &dir))
 }

@@ -239,6 +239,13 @@ pub struct LandscapeProbeArgs {
     /// Random unit directions u of the origin check D_u f(0) < 0 (≥ 1).
     #[arg(long, default_value_t = 100)]
     pub origin_directions: usize,
+    /// Use the instance in this safetensors file (W1…Wd, A, x0, b; e.g. written by
+    /// --save-instance) instead of building one.
+    #[arg(long, conflicts_with_all = ["widths", "weights", "x0", "m", "measurement_scale"])]
+    pub instance: Option<PathBuf>,
+    /// Also write the instance (W1…Wd, A, x0, b; seed and scales in the metadata) to this file.
+    #[arg(long)]
+    pub save_instance: Option<PathBuf>,
 }
 
 /// Where a network comes from: random by widths, or a weights file. Shared by every
@@ -370,17 +377,7 @@ pub struct ScaleOutArgs {
     pub resume: bool,
 }
 
-/// RRCP search modes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RrcpMode {
-    /// Random latent tuples (x, y, x1, x2, x3, x4).
-    Random,
-    /// Spectral norm over the linear pieces through G(x1) and G(x3) (docs/THEORY.md §2).
-    Subspace,
-    /// Both.
-    Both,
-}
+pub use crate::conditions::rrcp_study::RrcpMode;
 
 /// `dpr-audit rrcp`.
 #[derive(Clone, Debug, Args, serde::Serialize)]
@@ -482,6 +479,13 @@ pub struct SolveArgs {
     /// Write every run's per-iteration trace (trace.csv).
     #[arg(long)]
     pub trace: bool,
+    /// Use the instance in this safetensors file (W1…Wd, A, x0, b; e.g. written by
+    /// --save-instance) instead of building one.
+    #[arg(long, conflicts_with_all = ["widths", "weights", "x0", "m", "measurement_scale", "snr_db"])]
+    pub instance: Option<PathBuf>,
+    /// Also write the instance (W1…Wd, A, x0, b; seed and scales in the metadata) to this file.
+    #[arg(long, conflicts_with = "snr_db")]
+    pub save_instance: Option<PathBuf>,
 }
 
 /// `dpr-audit landscape census`.
@@ -526,6 +530,13 @@ pub struct CensusArgs {
     /// Radius of the local-minimum test, relative to ‖x‖ at the limit.
     #[arg(long, default_value_t = 1e-3)]
     pub test_radius: f64,
+    /// Use the instance in this safetensors file (W1…Wd, A, x0, b; e.g. written by
+    /// --save-instance) instead of building one.
+    #[arg(long, conflicts_with_all = ["widths", "weights", "x0", "m", "measurement_scale"])]
+    pub instance: Option<PathBuf>,
+    /// Also write the instance (W1…Wd, A, x0, b; seed and scales in the metadata) to this file.
+    #[arg(long)]
+    pub save_instance: Option<PathBuf>,
 }
 
 /// `dpr-audit sweep`.

@@ -10,10 +10,9 @@ use serde::Serialize;
 
 use super::cli::LandscapeExactArgs;
 use super::context::{Context, Outcome};
-use super::inputs::{at_least, positive};
+use super::inputs::{NetworkOrigin, at_least, positive, save_requested, stored_instance};
 use super::landscape_cmd::{measurements, probed_network, truth_code};
 use crate::conditions::wdc::{Domain, WdcSearch, estimate_network};
-use crate::core::instance::{load_instance, save_instance};
 use crate::core::objective::Problem;
 use crate::error::{Error, Result};
 use crate::landscape::Truth;
@@ -144,7 +143,7 @@ struct SourceRow {
 }
 
 /// Validates the options and builds the instance; refuses what the study does not cover.
-fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, InstanceInfo)> {
+fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, InstanceInfo, NetworkOrigin)> {
     at_least("--m", args.m, 1, "give at least one measurement, e.g. --m 200")?;
     check_tau(args.tau)?;
     at_least(
@@ -155,16 +154,9 @@ fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, 
     )?;
     check_grid("--grid", args.grid)?;
     positive("--range", args.range)?;
-    let (problem, x0, source, weight_scale) = match &args.instance {
-        Some(path) => {
-            let loaded = load_instance(path)?;
-            let scale = loaded
-                .metadata
-                .get("weight_scale")
-                .cloned()
-                .unwrap_or_else(|| "file".into());
-            (loaded.problem, loaded.x0, path.display().to_string(), scale)
-        }
+    let stored = stored_instance(args.instance.as_deref(), &ctx.budget, |w| footprint(args, w))?;
+    let (problem, x0, origin) = match stored {
+        Some((loaded, origin)) => (loaded.problem, loaded.x0, origin),
         None => {
             let (net, origin) = probed_network(ctx, &args.source, |w| footprint(args, w))?;
             let k = net.latent_dim();
@@ -178,12 +170,7 @@ fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, 
             }
             let x0 = truth_code(&args.x0, ctx.seed, k)?;
             let meas = measurements(ctx.seed, args.m, net.output_dim(), args.measurement_scale);
-            (
-                Problem::noiseless(net, meas, &x0),
-                x0,
-                origin.source,
-                origin.weight_scale,
-            )
+            (Problem::noiseless(net, meas, &x0), x0, origin)
         }
     };
     check_instance(&problem)?;
@@ -191,15 +178,15 @@ fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, 
     let truth = Truth::new(&x0, d);
     let inst = InstanceInfo {
         seed: ctx.seed,
-        source,
+        source: origin.source.clone(),
         widths: widths_label(&problem.net.widths()),
-        weight_scale,
+        weight_scale: origin.weight_scale.clone(),
         m: problem.b.len(),
         d,
         x0_norm: truth.norm,
         rho_pr: truth.rho,
     };
-    Ok((problem, truth, inst))
+    Ok((problem, truth, inst, origin))
 }
 
 /// The memory of an exact enumeration on a network of these widths: the weights, `A`, the
@@ -245,7 +232,7 @@ fn wdc_lower_bound(problem: &Problem, seed: u64, pairs: usize) -> Option<f64> {
 
 /// Runs `dpr-audit landscape exact`.
 pub fn run(ctx: &Context, args: LandscapeExactArgs) -> Result<Outcome> {
-    let (problem, truth, inst) = prepare(ctx, &args)?;
+    let (problem, truth, inst, origin) = prepare(ctx, &args)?;
     let epsilon = wdc_lower_bound(&problem, ctx.seed, args.wdc_pairs);
     let land = exact_landscape(&problem, &truth, args.tau, epsilon)?;
     let out = ctx.create_out(&ctx.out_dir("landscape-exact"))?;
@@ -273,19 +260,13 @@ pub fn run(ctx: &Context, args: LandscapeExactArgs) -> Result<Outcome> {
     draw_plane(&out, &inst, &truth, &land, &args)?;
     let mut json = summary_json(&inst, &truth, &land, epsilon)?;
     out.write_json("summary.json", &json)?;
-    if let Some(path) = &args.save_instance {
-        let metadata = [
-            ("seed", inst.seed.to_string()),
-            ("weight_scale", inst.weight_scale.clone()),
-            ("measurement_scale", "normalized".to_string()),
-            ("widths", inst.widths.clone()),
-            ("written_by", "dpr-audit landscape exact".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        save_instance(&problem, &truth.x0, path, &metadata)?;
-    }
+    save_requested(
+        args.save_instance.as_deref(),
+        (ctx.seed, "landscape exact"),
+        &origin,
+        &problem,
+        &truth.x0,
+    )?;
     let dir = ctx.finish(out, "landscape exact", &args)?;
     json["out"] = serde_json::to_value(&dir)?;
     let human = human_summary(&inst, &truth, &land, epsilon, &dir);

@@ -1,64 +1,59 @@
 //! Turning command-line inputs into validated objects, with errors that name the value and
 //! the fix. Shared by every subcommand.
 
-use crate::core::network::{Network, validate_widths};
-use crate::core::weights;
+use std::path::Path;
+
+use crate::core::instance::{LoadedInstance, provenance, save_instance};
+use crate::core::measure::MeasurementScale;
+use crate::core::network::{Network, WeightScale};
+use crate::core::objective::Problem;
+use crate::core::source::{NetworkSpec, load_instance_within};
 use crate::error::{Error, Result};
 use crate::limits::{Footprint, MemoryBudget};
-use crate::rng::{Stream, stream};
+use crate::solvers::instance::{Instance, InstanceKey, draw};
 
 use super::cli::NetworkSource;
 
-/// Where a network came from, for reports.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct NetworkOrigin {
-    /// `"random"` or the weights file's path.
-    pub source: String,
-    /// `"normalized"`, `"unit"`, or the file's `weight_scale` metadata / `"file"`.
-    pub weight_scale: String,
+pub use crate::core::source::NetworkOrigin;
+
+/// The library's description of the network of `--widths`/`--weights`/`--weight-scale`.
+pub fn network_spec(src: &NetworkSource) -> Result<NetworkSpec> {
+    NetworkSpec::one_of(src.widths.as_deref(), src.weights.as_deref(), src.weight_scale).map_err(|_| {
+        Error::param(
+            "network",
+            "neither --widths nor --weights",
+            "give --widths k,n_1,...,n_d for a random network or --weights FILE.safetensors",
+        )
+    })
+}
+
+/// A library error as the command line reports it: a parameter the command line sets through
+/// a flag (`widths`) is named by that flag (`--widths`).
+pub fn flag_names(err: Error) -> Error {
+    match err {
+        Error::Param { name, value, fix } => Error::Param {
+            name: match name {
+                "widths" => "--widths",
+                "weights" => "--weights",
+                "instance" => "--instance",
+                "m" => "--m",
+                "trials" => "--trials",
+                "tuples" => "--tuples",
+                "refine_starts" => "--refine-starts",
+                "constant" => "--constant",
+                other => other,
+            },
+            value,
+            fix,
+        },
+        other => other,
+    }
 }
 
 /// Builds the network of `--widths` (random, from the `(experiment, trial)` network stream)
 /// or reads `--weights`.
 pub fn network(src: &NetworkSource, seed: u64, experiment: &str, trial: u64) -> Result<(Network, NetworkOrigin)> {
-    match (&src.widths, &src.weights) {
-        (Some(widths), None) => {
-            validate_widths(widths)?;
-            let mut rng = stream(seed, experiment, trial, Stream::Network);
-            let net = Network::gaussian(widths, src.weight_scale, &mut rng);
-            let scale = serde_json::to_value(src.weight_scale)?
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            Ok((
-                net,
-                NetworkOrigin {
-                    source: "random".into(),
-                    weight_scale: scale,
-                },
-            ))
-        }
-        (None, Some(path)) => {
-            let loaded = weights::load(path)?;
-            let scale = loaded
-                .metadata
-                .get("weight_scale")
-                .cloned()
-                .unwrap_or_else(|| "file".into());
-            Ok((
-                loaded.net,
-                NetworkOrigin {
-                    source: path.display().to_string(),
-                    weight_scale: scale,
-                },
-            ))
-        }
-        _ => Err(Error::param(
-            "network",
-            "neither --widths nor --weights",
-            "give --widths k,n_1,...,n_d for a random network or --weights FILE.safetensors",
-        )),
-    }
+    network_spec(src)?.build(seed, experiment, trial).map_err(flag_names)
 }
 
 /// [`network`], after checking that the run's `footprint` (a function of the widths) fits the
@@ -68,17 +63,74 @@ pub fn network_within(
     src: &NetworkSource,
     budget: &MemoryBudget,
     footprint: impl Fn(&[usize]) -> Footprint,
-    (seed, experiment, trial): (u64, &str, u64),
+    key: (u64, &str, u64),
 ) -> Result<(Network, NetworkOrigin)> {
-    if let Some(widths) = &src.widths {
-        validate_widths(widths)?;
-        budget.check(&footprint(widths))?;
+    network_spec(src)?
+        .build_within(budget, footprint, key)
+        .map_err(flag_names)
+}
+
+/// The instance of `--instance` (network, `A`, `b`, `x0`) with its network's origin, refused
+/// when `footprint` of its widths exceeds the memory budget; `None` without the flag.
+pub fn stored_instance(
+    path: Option<&Path>,
+    budget: &MemoryBudget,
+    footprint: impl Fn(&[usize]) -> Footprint,
+) -> Result<Option<(LoadedInstance, NetworkOrigin)>> {
+    path.map(|p| load_instance_within(p, budget, footprint))
+        .transpose()
+        .map_err(flag_names)
+}
+
+/// The instance a run solves or audits: read from `--instance` (`file`), or drawn under `key`
+/// (the network of `source`, `A` with `m` rows of `scale`, the truth `x0` or a draw, noise at
+/// `snr_db`). Returns it with its network's origin and the variance convention of random
+/// weights (which sets the default step sizes; `None` for a network from a weights file).
+pub fn run_instance(
+    file: Option<&Path>,
+    source: &NetworkSource,
+    drawn: (usize, MeasurementScale, Option<&Vec<f64>>, Option<f64>),
+    budget: &MemoryBudget,
+    footprint: impl Fn(&[usize]) -> Footprint + Copy,
+    key: &InstanceKey<'_>,
+) -> Result<(Instance, NetworkOrigin, Option<WeightScale>)> {
+    if let Some((loaded, origin)) = stored_instance(file, budget, footprint)? {
+        let random_scale = loaded.random_weight_scale();
+        let inst = Instance {
+            problem: loaded.problem,
+            x0: loaded.x0,
+        };
+        return Ok((inst, origin, random_scale));
     }
-    let (net, origin) = network(src, seed, experiment, trial)?;
-    if src.widths.is_none() {
-        budget.check(&footprint(&net.widths()))?;
+    let (m, scale, x0, snr_db) = drawn;
+    let (net, origin) = network_within(source, budget, footprint, (key.seed, key.experiment, key.trial))?;
+    if let Some(x0) = x0 {
+        latent_code("--x0", x0, net.latent_dim(), true)?;
     }
-    Ok((net, origin))
+    let random_scale = source.widths.as_ref().map(|_| source.weight_scale);
+    let inst = draw(net, m, scale, x0.cloned(), snr_db, key);
+    inst.problem.check_finite("--x0", &inst.x0)?;
+    Ok((inst, origin, random_scale))
+}
+
+/// Writes the instance to the file of `--save-instance`, if given, with its provenance
+/// (`command` names the writer).
+pub fn save_requested(
+    path: Option<&Path>,
+    (seed, command): (u64, &str),
+    origin: &NetworkOrigin,
+    problem: &Problem,
+    x0: &[f64],
+) -> Result<()> {
+    match path {
+        Some(path) => save_instance(
+            problem,
+            x0,
+            path,
+            &provenance(seed, origin, problem, &format!("dpr-audit {command}")),
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Checks a user-given latent code: the right length, finite, and (if `nonzero`) not 0.

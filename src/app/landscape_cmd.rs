@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::cli::{LandscapeArgs, LandscapeCommand, LandscapeProbeArgs, NetworkSource};
 use super::context::{Context, Outcome};
-use super::inputs::{NetworkOrigin, at_least, latent_code, network_within, positive};
+use super::inputs::{NetworkOrigin, at_least, latent_code, network_within, positive, save_requested, stored_instance};
 use crate::core::measure::{MeasurementScale, Measurements};
 use crate::core::network::{Network, WeightScale};
 use crate::core::objective::Problem;
@@ -562,11 +562,8 @@ pub(super) fn probed_network(
     Ok((net, origin))
 }
 
-/// Validates the options, builds the instance and the probe sets, and fixes the balls.
-fn prepare(ctx: &Context, args: &LandscapeProbeArgs) -> Result<Prepared> {
-    let lattice = validate(args)?;
-    let (net, origin) = probed_network(ctx, &args.source, |w| footprint(args, w))?;
-    let (d, k) = (net.depth(), net.latent_dim());
+/// The landscape audit probes 2-D sets: it needs `k ≥ 2`.
+fn check_latent_dimension(k: usize) -> Result<()> {
     if k < 2 {
         return Err(Error::param(
             "latent dimension k",
@@ -574,12 +571,32 @@ fn prepare(ctx: &Context, args: &LandscapeProbeArgs) -> Result<Prepared> {
             "the landscape audit needs k ≥ 2 (a 2-D grid or slice); use a network with at least 2 inputs",
         ));
     }
-    let x0 = truth_code(&args.x0, ctx.seed, k)?;
+    Ok(())
+}
+
+/// Validates the options, builds the instance and the probe sets, and fixes the balls.
+fn prepare(ctx: &Context, args: &LandscapeProbeArgs) -> Result<Prepared> {
+    let lattice = validate(args)?;
+    let (problem, x0, origin, scale_name) =
+        match stored_instance(args.instance.as_deref(), &ctx.budget, |w| footprint(args, w))? {
+            Some((loaded, origin)) => {
+                check_latent_dimension(loaded.problem.net.latent_dim())?;
+                let scale = loaded.problem.meas.scale.name();
+                (loaded.problem, loaded.x0, origin, scale)
+            }
+            None => {
+                let (net, origin) = probed_network(ctx, &args.source, |w| footprint(args, w))?;
+                check_latent_dimension(net.latent_dim())?;
+                let x0 = truth_code(&args.x0, ctx.seed, net.latent_dim())?;
+                let meas = measurements(ctx.seed, args.m, net.output_dim(), args.measurement_scale);
+                let problem = Problem::noiseless(net, meas, &x0);
+                (problem, x0, origin, args.measurement_scale.name())
+            }
+        };
+    let (d, k) = (problem.net.depth(), problem.net.latent_dim());
     let truth = Truth::new(&x0, d);
     let planes = planes(args, ctx.seed, &x0)?;
-    let violations = net.theory_violations();
-    let meas = measurements(ctx.seed, args.m, net.output_dim(), args.measurement_scale);
-    let problem = Problem::noiseless(net, meas, &x0);
+    let violations = problem.net.theory_violations();
     problem.check_finite("--x0", &x0)?;
     let points = probe_points(args, ctx.seed, &lattice, &truth, &planes);
     let balls = Balls::new(d, truth.norm, args.tau, args.margin, (args.radius_pos, args.radius_neg));
@@ -588,11 +605,8 @@ fn prepare(ctx: &Context, args: &LandscapeProbeArgs) -> Result<Prepared> {
         source: origin.source,
         widths: widths_label(&problem.net.widths()),
         weight_scale: origin.weight_scale,
-        m: args.m,
-        measurement_scale: serde_json::to_value(args.measurement_scale)?
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
+        m: problem.b.len(),
+        measurement_scale: scale_name.to_string(),
         d,
         k,
         n: problem.net.output_dim(),
@@ -705,6 +719,17 @@ fn run_probe(ctx: &Context, args: LandscapeProbeArgs) -> Result<Outcome> {
     json["counterexample_points"] = serde_json::Value::Array(points_json(true));
     json["critical_outside_points"] = serde_json::Value::Array(points_json(false));
     out.write_json("summary.json", &json)?;
+    let origin = NetworkOrigin {
+        source: inst.source.clone(),
+        weight_scale: inst.weight_scale.clone(),
+    };
+    save_requested(
+        args.save_instance.as_deref(),
+        (ctx.seed, "landscape"),
+        &origin,
+        &prep.problem,
+        &truth.x0,
+    )?;
     let dir = ctx.finish(out, "landscape", &args)?;
     json["out"] = serde_json::to_value(&dir)?;
     let human = human_summary(

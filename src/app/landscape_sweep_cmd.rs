@@ -7,8 +7,6 @@
 //! exponent of the empirical radius against the WDC ε lower bound, beside the theorem's 1/4),
 //! and the radius and gap figures.
 
-use serde::Serialize;
-
 use super::cli::LandscapeSweepArgs;
 use super::context::{Context, Outcome};
 use super::inputs::at_least;
@@ -17,10 +15,11 @@ use crate::core::network::validate_widths;
 use crate::error::{Error, Result};
 use crate::exec::merge::{ShardFolder, collect};
 use crate::exec::store::write_rows;
-use crate::exec::{Study, TrialRows, config_hash};
+use crate::exec::{Study, config_hash};
 use crate::landscape::neighbourhoods::check_tau;
 use crate::landscape::probes::Lattice;
-use crate::landscape::sweep::{LandscapeSweep, SweepPlan, SweepRow};
+use crate::landscape::sweep::{LandscapeSweep, SweepPlan};
+use crate::landscape::sweep_analysis::{SizeRow, fits, size_rows};
 use crate::limits::{
     Footprint, check_grid, lockstep_words, measurement_words, network_words, probe_words, trial_words,
     wdc_search_words, wdc_workspace_words,
@@ -28,124 +27,6 @@ use crate::limits::{
 use crate::report::output::OutputDir;
 use crate::report::plot;
 use crate::report::plot::Series;
-use crate::stats::{power_law_fit, spread};
-
-/// The theorem's exponent of the radii in ε (Theorem II.1: radii `∝ ε^{1/4}`).
-const THEOREM_EXPONENT: f64 = 0.25;
-
-/// One row of `landscape_sweep_sizes.csv`: the means over one size's instances.
-#[derive(Clone, Debug, Serialize)]
-struct SizeRow {
-    kind: &'static str,
-    seed: u64,
-    widths: String,
-    n1: usize,
-    m: usize,
-    trials: u64,
-    radius_pos: f64,
-    radius_neg: f64,
-    empirical_radius_pos_mean: Option<f64>,
-    empirical_radius_pos_instances: usize,
-    empirical_radius_neg_mean: Option<f64>,
-    empirical_radius_neg_instances: usize,
-    counterexamples_total: usize,
-    mean_f_gap: f64,
-    mean_f_gap_se: f64,
-    census_spurious_clusters_total: usize,
-    census_negation_fails_total: usize,
-    wdc_epsilon_lower_bound_mean: Option<f64>,
-}
-
-/// One row of `landscape_sweep_fit.csv`.
-#[derive(Clone, Debug, Serialize)]
-struct FitRow {
-    kind: &'static str,
-    centre: &'static str,
-    regressor: &'static str,
-    points: usize,
-    exponent: f64,
-    exponent_lo: f64,
-    exponent_hi: f64,
-    fit_constant: f64,
-    r2: f64,
-    reference_exponent: f64,
-    reference_in_interval: bool,
-}
-
-/// The mean over the defined values, and how many there were (an instance without a probe
-/// point that defines an empirical radius, or without a WDC bound, is left out, not counted
-/// as zero).
-fn mean_of(values: impl Iterator<Item = Option<f64>>) -> (Option<f64>, usize) {
-    let v: Vec<f64> = values.flatten().collect();
-    ((!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64), v.len())
-}
-
-fn size_rows(plan: &SweepPlan, rows: &TrialRows<SweepRow>) -> Vec<SizeRow> {
-    plan.sizes
-        .iter()
-        .enumerate()
-        .map(|(s, (widths, m))| {
-            let mine: Vec<&SweepRow> = rows
-                .iter()
-                .filter(|(id, _)| (*id / plan.trials) as usize == s)
-                .map(|(_, r)| r)
-                .collect();
-            let gaps = spread(&mine.iter().map(|r| r.mean_f_gap).collect::<Vec<_>>());
-            let (pos_mean, pos_count) = mean_of(mine.iter().map(|r| r.empirical_radius_pos));
-            let (neg_mean, neg_count) = mean_of(mine.iter().map(|r| r.empirical_radius_neg));
-            SizeRow {
-                kind: "estimate",
-                seed: plan.seed,
-                widths: crate::report::widths_label(widths),
-                n1: widths[1],
-                m: *m,
-                trials: plan.trials,
-                radius_pos: mine[0].radius_pos,
-                radius_neg: mine[0].radius_neg,
-                empirical_radius_pos_mean: pos_mean,
-                empirical_radius_pos_instances: pos_count,
-                empirical_radius_neg_mean: neg_mean,
-                empirical_radius_neg_instances: neg_count,
-                counterexamples_total: mine.iter().map(|r| r.counterexamples).sum(),
-                mean_f_gap: gaps.mean,
-                mean_f_gap_se: gaps.std / (mine.len() as f64).sqrt(),
-                census_spurious_clusters_total: mine.iter().map(|r| r.census_spurious_clusters).sum(),
-                census_negation_fails_total: mine.iter().map(|r| r.census_negation_fails).sum(),
-                wdc_epsilon_lower_bound_mean: mean_of(mine.iter().map(|r| r.wdc_epsilon_lower_bound)).0,
-            }
-        })
-        .collect()
-}
-
-fn fits(rows: &TrialRows<SweepRow>) -> Vec<FitRow> {
-    type Radius = fn(&SweepRow) -> Option<f64>;
-    let centres: [(&'static str, Radius); 2] = [
-        ("x0", |r| r.empirical_radius_pos),
-        ("neg_rho_x0", |r| r.empirical_radius_neg),
-    ];
-    centres
-        .iter()
-        .filter_map(|(centre, radius)| {
-            let (xs, ys): (Vec<f64>, Vec<f64>) = rows
-                .iter()
-                .filter_map(|(_, r)| Some((r.wdc_epsilon_lower_bound?, radius(r)?)))
-                .unzip();
-            power_law_fit(&xs, &ys).map(|f| FitRow {
-                kind: "estimate",
-                centre,
-                regressor: "wdc_epsilon_lower_bound",
-                points: f.points,
-                exponent: f.exponent,
-                exponent_lo: f.exponent_lo,
-                exponent_hi: f.exponent_hi,
-                fit_constant: f.constant,
-                r2: f.r2,
-                reference_exponent: THEOREM_EXPONENT,
-                reference_in_interval: f.exponent_lo <= THEOREM_EXPONENT && THEOREM_EXPONENT <= f.exponent_hi,
-            })
-        })
-        .collect()
-}
 
 fn figures(out: &OutputDir, sizes: &[SizeRow]) -> Result<()> {
     let line = |label: &str, f: &dyn Fn(&SizeRow) -> Option<f64>| Series {

@@ -12,8 +12,7 @@ use serde::Serialize;
 
 use super::cli::SolveArgs;
 use super::context::{Context, Outcome};
-use super::inputs::{at_least, latent_code, network_within, positive};
-use crate::core::measure::MeasurementScale;
+use super::inputs::{at_least, positive, run_instance, save_requested};
 use crate::core::network::Network;
 use crate::core::vector::relative_error_up_to_sign;
 use crate::error::{Error, Result};
@@ -142,39 +141,39 @@ fn validate(args: &SolveArgs) -> Result<()> {
 }
 
 /// Runs `dpr-audit solve`.
-pub fn run(ctx: &Context, args: SolveArgs) -> Result<Outcome> {
+pub fn run(ctx: &Context, mut args: SolveArgs) -> Result<Outcome> {
     validate(&args)?;
     let settings = loop_settings(args.method, args.max_iters, args.grad_tol, args.f_tol, args.trace)?;
-    let footprint = |widths: &[usize]| {
-        let runs = args.restarts as f64 * if args.method == Method::Adam2 { 2.0 } else { 1.0 };
-        let trace = if args.trace {
-            runs * settings.max_iters as f64 * 8.0
-        } else {
-            0.0
-        };
+    let (m, restarts, method, trace_on, max_iters) =
+        (args.m, args.restarts, args.method, args.trace, settings.max_iters);
+    let footprint = move |widths: &[usize]| {
+        let runs = restarts as f64 * if method == Method::Adam2 { 2.0 } else { 1.0 };
+        let trace = if trace_on { runs * max_iters as f64 * 8.0 } else { 0.0 };
         Footprint::new()
             .network("--widths", widths)
-            .measurements("--m", args.m, widths)
+            .measurements("--m", m, widths)
             .words(
                 "--restarts",
-                args.restarts,
+                restarts,
                 "the runs in lock-step and their rows",
-                lockstep_words(runs, widths, args.m) + trial_words(runs, 1.0),
+                lockstep_words(runs, widths, m) + trial_words(runs, 1.0),
             )
-            .words("--max-iters", settings.max_iters, "the trace", trace)
+            .words("--max-iters", max_iters, "the trace", trace)
     };
-    let (net, origin) = network_within(&args.source, &ctx.budget, footprint, (ctx.seed, "solve", 0))?;
-    if let Some(x0) = &args.x0 {
-        latent_code("--x0", x0, net.latent_dim(), true)?;
-    }
     let key = InstanceKey {
         seed: ctx.seed,
         experiment: "solve",
         trial: 0,
     };
-    let random_scale = args.source.widths.as_ref().map(|_| args.source.weight_scale);
-    let inst = instance::draw(net, args.m, args.measurement_scale, args.x0.clone(), args.snr_db, &key);
-    inst.problem.check_finite("--x0", &inst.x0)?;
+    let (inst, origin, random_scale) = run_instance(
+        args.instance.as_deref(),
+        &args.source,
+        (args.m, args.measurement_scale, args.x0.as_ref(), args.snr_db),
+        &ctx.budget,
+        footprint,
+        &key,
+    )?;
+    (args.m, args.measurement_scale) = (inst.problem.b.len(), inst.problem.meas.scale);
     let params = method_params(&inst.problem.net, random_scale, &inst.problem.meas, args.step, args.lr)?;
     let starts = instance::starts(args.method, inst.x0.len(), args.restarts, &key);
 
@@ -183,10 +182,7 @@ pub fn run(ctx: &Context, args: SolveArgs) -> Result<Outcome> {
     let seconds = clock.elapsed().as_secs_f64();
 
     let widths = widths_label(&inst.problem.net.widths());
-    let scale_name = match args.measurement_scale {
-        MeasurementScale::Normalized => "normalized",
-        MeasurementScale::Unit => "unit",
-    };
+    let scale_name = args.measurement_scale.name();
     let run_rows: Vec<RunRow> = runs
         .iter()
         .enumerate()
@@ -233,6 +229,13 @@ pub fn run(ctx: &Context, args: SolveArgs) -> Result<Outcome> {
     if args.trace {
         out.write_csv("trace.csv", &trace_rows(ctx.seed, &runs, args.restarts))?;
     }
+    save_requested(
+        args.save_instance.as_deref(),
+        (ctx.seed, "solve"),
+        &origin,
+        &inst.problem,
+        &inst.x0,
+    )?;
     let dir = ctx.finish(out, "solve", &args)?;
     Ok(outcome(&args, &widths, params.step, &solution_rows, seconds, &dir))
 }

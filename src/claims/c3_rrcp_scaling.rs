@@ -1,6 +1,7 @@
 //! C3: the RRCP constant of a Gaussian measurement matrix falls like `m^{-1/2}` (up to logs)
 //! as the number of measurements grows (docs/THEORY.md §2). Each `(m, trial)` draws a fresh
-//! network and `A`; both search modes give lower bounds on the supremum; `ε = sup / L`.
+//! network and `A`; both search modes give lower bounds on the supremum; `ε = sup / L`. The
+//! study and its fit are [`crate::conditions::rrcp_study`]'s, which `dpr-audit rrcp` runs too.
 //!
 //! The test (docs/THEORY.md §15.3): per search mode, least squares of `ln ε` on `ln m` over
 //! every trial row, with the t interval of the slope `p` at level `1 − α/2` (Bonferroni over
@@ -13,14 +14,12 @@ use serde::{Deserialize, Serialize};
 
 use super::verdicts::decay_exponent;
 use super::{ALPHA, ClaimDir, ClaimReport, Spec, Verdict};
-use crate::conditions::rrcp::{SearchMode, SearchSettings, StreamKey, search};
-use crate::core::measure::{MeasurementScale, Measurements};
-use crate::core::network::{Network, WeightScale, validate_widths};
+use crate::conditions::rrcp_study::{RrcpConfig, RrcpMode, analyse, run_study};
+use crate::core::measure::MeasurementScale;
+use crate::core::network::WeightScale;
 use crate::error::{Error, Result};
 use crate::report::plot::Series;
-use crate::report::widths_label;
-use crate::rng::{Stream, stream};
-use crate::stats::{PowerLawFit, power_law_fit, spread};
+use crate::stats::PowerLawFit;
 
 /// Parameters of C3 (from `verify/C3-rrcp-scaling.toml`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -43,115 +42,36 @@ pub struct Params {
     pub exponent_tol: f64,
 }
 
-/// One row of `c3_trials.csv`.
-#[derive(Clone, Debug, Serialize)]
-pub struct TrialRow {
-    /// Always `lower_bound`.
-    pub kind: &'static str,
-    /// Master seed.
-    pub seed: u64,
-    /// Widths `k-…-n`.
-    pub widths: String,
-    /// Measurements.
-    pub m: usize,
-    /// Trial.
-    pub trial: u64,
-    /// Search mode.
-    pub mode: &'static str,
-    /// Raw supremum found.
-    pub sup: f64,
-    /// The constant L.
-    pub constant: f64,
-    /// `sup / L`.
-    pub epsilon: f64,
-}
-
 fn validate(p: &Params) -> Result<()> {
-    validate_widths(&p.widths)?;
-    if p.m.len() < 3
-        || p.m.contains(&0)
-        || p.trials == 0
-        || p.tuples == 0
-        || p.constant <= 0.0
-        || p.refine_starts > p.tuples
-    {
+    if p.m.len() < 3 {
         return Err(Error::param(
-            "C3 parameters",
-            format!("{p:?}"),
-            "need >= 3 positive m values, trials, tuples >= 1, constant > 0",
+            "m",
+            format!("{:?}", p.m),
+            "C3 fits a power law: give at least 3 values of m",
         ));
     }
-    Ok(())
+    config(p, 0).validate()
 }
 
-fn trial(p: &Params, m: usize, t: u64, seed: u64) -> Vec<TrialRow> {
-    let key = format!("C3/m={m}");
-    let net = Network::gaussian(
-        &p.widths,
-        WeightScale::Normalized,
-        &mut stream(seed, &key, t, Stream::Network),
-    );
-    let a = Measurements::gaussian(
-        m,
-        net.output_dim(),
-        MeasurementScale::Normalized,
-        &mut stream(seed, &key, t, Stream::Measurements),
-    );
-    let settings = SearchSettings {
+/// The RRCP study C3 runs under master seed `seed`: random networks of `widths` with
+/// `N(0, 1/n_i)` weights and `A` with `N(0, 1/m)` entries, both search modes. `dpr-audit rrcp
+/// --widths … --m … --trials … --tuples … --refine-starts … --refine-steps … --constant …`
+/// runs the same study (and fit) at the same seed.
+pub fn config(p: &Params, seed: u64) -> RrcpConfig {
+    RrcpConfig {
+        widths: Some(p.widths.clone()),
+        weights: None,
+        weight_scale: WeightScale::Normalized,
+        m: p.m.clone(),
+        measurement_scale: MeasurementScale::Normalized,
+        mode: RrcpMode::Both,
         tuples: p.tuples,
         refine_starts: p.refine_starts,
         refine_steps: p.refine_steps,
-    };
-    [SearchMode::Random, SearchMode::Subspace]
-        .iter()
-        .map(|&mode| {
-            let found = search(
-                &net,
-                a.a.as_ref(),
-                mode,
-                &settings,
-                &StreamKey {
-                    seed,
-                    experiment: &key,
-                    trial: t,
-                },
-                &|| {},
-            );
-            TrialRow {
-                kind: "lower_bound",
-                seed,
-                widths: widths_label(&p.widths),
-                m,
-                trial: t,
-                mode: mode.name(),
-                sup: found.sup,
-                constant: p.constant,
-                epsilon: found.sup / p.constant,
-            }
-        })
-        .collect()
-}
-
-/// The mean ε per m of one mode (the figure) and the fit of `ln ε` on `ln m` over every trial
-/// row of that mode.
-fn fit_mode(rows: &[TrialRow], p: &Params, mode: &str) -> (Vec<(f64, f64)>, Option<PowerLawFit>) {
-    let means: Vec<(f64, f64)> =
-        p.m.iter()
-            .map(|&m| {
-                let eps: Vec<f64> = rows
-                    .iter()
-                    .filter(|r| r.m == m && r.mode == mode)
-                    .map(|r| r.epsilon)
-                    .collect();
-                (m as f64, spread(&eps).mean)
-            })
-            .collect();
-    let (xs, ys): (Vec<f64>, Vec<f64>) = rows
-        .iter()
-        .filter(|r| r.mode == mode)
-        .map(|r| (r.m as f64, r.epsilon))
-        .unzip();
-    (means, power_law_fit(&xs, &ys))
+        constant: p.constant,
+        trials: p.trials,
+        seed,
+    }
 }
 
 /// C3's verdict on the two modes' fits (see the module doc): `exponent_tol` is the half-width
@@ -175,43 +95,45 @@ pub fn judge(fits: &[Option<PowerLawFit>], exponent_tol: f64) -> Verdict {
 /// Runs C3.
 pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<ClaimReport> {
     validate(&p)?;
-    let tasks: Vec<(usize, u64)> =
-        p.m.iter()
-            .flat_map(|&m| (0..p.trials as u64).map(move |t| (m, t)))
-            .collect();
-    let rows: Vec<TrialRow> = tasks.iter().flat_map(|&(m, t)| trial(&p, m, t, seed)).collect();
+    let study = config(&p, seed);
+    let rows = run_study(&study)?;
     let csv = dir.write_csv("c3_trials.csv", &rows)?;
+    let analysis = analyse(&study, &rows, ALPHA);
     let mut series = Vec::new();
-    let mut fits = Vec::new();
     let mut statistic = Vec::new();
-    let level = ALPHA / 2.0;
-    for mode in ["random", "subspace"] {
-        let (means, fit) = fit_mode(&rows, &p, mode);
+    for mode in RrcpMode::Both.searches() {
+        let means: Vec<(f64, f64)> = analysis
+            .scaling
+            .iter()
+            .filter(|r| r.mode == mode.name())
+            .map(|r| (r.m as f64, r.epsilon_mean))
+            .collect();
         series.push(Series {
-            label: format!("{mode} (mean lower bound)"),
+            label: format!("{} (mean lower bound)", mode.name()),
             points: means.clone(),
         });
-        match fit {
+        match analysis.fits.iter().find(|f| f.mode == mode.name()) {
             Some(f) => {
-                let (lo, hi) = f.exponent_interval(level);
                 statistic.push(format!(
-                    "{mode}: ε ≈ {:.3} m^{:.3}, {:.1}% t interval [{lo:.3}, {hi:.3}] ({} rows)",
-                    f.constant,
+                    "{}: ε ≈ {:.3} m^{:.3}, {:.1}% t interval [{:.3}, {:.3}] ({} rows)",
+                    f.mode,
+                    f.fit_constant,
                     f.exponent,
-                    100.0 * (1.0 - level),
+                    100.0 * f.confidence,
+                    f.exponent_lo,
+                    f.exponent_hi,
                     f.points
                 ));
                 series.push(Series {
-                    label: format!("{mode} fit"),
+                    label: format!("{} fit", f.mode),
                     points: means
                         .iter()
-                        .map(|&(m, _)| (m, f.constant * m.powf(f.exponent)))
+                        .map(|&(m, _)| (m, f.fit_constant * m.powf(f.exponent)))
                         .collect(),
                 });
             }
-            None => statistic.push(format!("{mode}: no fit")),
+            None => statistic.push(format!("{}: no fit", mode.name())),
         }
-        fits.push(fit);
     }
 
     let figure = dir.line_figure(
@@ -221,7 +143,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
         &series,
         (true, true),
     )?;
-    let verdict = judge(&fits, p.exponent_tol);
+    let verdict = judge(&analysis.power_laws, p.exponent_tol);
     let measured = format!(
         "widths {:?}, m = {:?}, {} trials, L = {} (ε are lower bounds; exponent fitted over every trial row); predicted band −1/2 ± {}",
         p.widths, p.m, p.trials, p.constant, p.exponent_tol
@@ -235,6 +157,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::power_law_fit;
 
     fn fit_of(exponent: f64, noise: f64) -> Option<PowerLawFit> {
         let ms = [25.0, 50.0, 100.0, 200.0, 400.0, 800.0];
@@ -244,6 +167,26 @@ mod tests {
             .map(|(i, m): (usize, &f64)| (1.0 + noise * (i as f64 * 2.3).sin()) * m.powf(exponent))
             .collect();
         power_law_fit(&ms, &eps)
+    }
+
+    #[test]
+    fn a_bad_spec_names_the_parameter_not_a_flag() {
+        let bad = Params {
+            widths: vec![3],
+            m: vec![25, 50, 100],
+            trials: 1,
+            tuples: 10,
+            refine_starts: 1,
+            refine_steps: 1,
+            constant: 31.0,
+            exponent_tol: 0.15,
+        };
+        match validate(&bad) {
+            Err(Error::Param { name, .. }) => assert_eq!(name, "widths"),
+            other => panic!("expected a parameter error, got {other:?}"),
+        }
+        let too_few_m = Params { m: vec![25, 50], ..bad };
+        assert!(matches!(validate(&too_few_m), Err(Error::Param { name: "m", .. })));
     }
 
     #[test]

@@ -13,6 +13,24 @@
 //! of pairs come from two matrix products, then each pair sums the precomputed outer
 //! products `w_r w_rᵀ` of its active rows (symmetric: only the lower triangle, `k(k+1)/2`
 //! numbers per row). Wide layers use a matrix-free Lanczos bound instead.
+//!
+//! A sampled lower bound on each layer's ε of a random network, and (for a layer with two
+//! inputs) the certified interval of [`super::certify`], which brackets it:
+//!
+//! ```
+//! use dpr_audit::conditions::certify::certify;
+//! use dpr_audit::conditions::wdc::{Domain, WdcSearch, estimate_network};
+//! use dpr_audit::core::network::WeightScale;
+//! use dpr_audit::core::source::NetworkSpec;
+//!
+//! let spec = NetworkSpec::Random { widths: vec![2, 30], weight_scale: WeightScale::Normalized };
+//! let (net, _) = spec.build(1, "example", 0).unwrap();
+//! let search = WdcSearch { pairs: 200, domain: Domain::Full, refine_starts: 1, refine_steps: 5 };
+//! let estimates = estimate_network(&net, &search, 1, "example", 0);
+//! let certificate = certify(net.layers()[0].weight.as_ref(), 1e-3);
+//! assert!(certificate.lower <= certificate.upper && certificate.upper - certificate.lower <= 1e-3);
+//! assert!(estimates[0].lower_bound <= certificate.upper);
+//! ```
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -38,7 +56,8 @@ const PROPOSALS: usize = 8;
 const SMALLEST_OFFSET_LOG10: f64 = -6.0;
 
 /// Which inputs the search draws from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Domain {
     /// All nonzero inputs of the layer (what the theorem needs).

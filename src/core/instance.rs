@@ -9,7 +9,9 @@ use std::path::Path;
 use faer::Mat;
 
 use super::measure::{MeasurementScale, Measurements};
+use super::network::WeightScale;
 use super::objective::Problem;
+use super::source::NetworkOrigin;
 use super::weights::{ExtraTensors, load_parts, save_with};
 use crate::error::{Error, Result};
 
@@ -36,6 +38,39 @@ fn bad(path: &Path, reason: impl Into<String>) -> Error {
         path: path.to_path_buf(),
         reason: reason.into(),
     }
+}
+
+impl LoadedInstance {
+    /// The variance convention of the weights when the file records a random network (the
+    /// `network = random` and `weight_scale` metadata of [`provenance`]); `None` otherwise.
+    pub fn random_weight_scale(&self) -> Option<WeightScale> {
+        if self.metadata.get("network").map(String::as_str) != Some("random") {
+            return None;
+        }
+        match self.metadata.get("weight_scale").map(String::as_str) {
+            Some("normalized") => Some(WeightScale::Normalized),
+            Some("unit") => Some(WeightScale::Unit),
+            _ => None,
+        }
+    }
+}
+
+/// The metadata an instance file records: the master seed, where the network came from
+/// (`random` or its file) and its weight scale, how `A` was drawn (what `load_instance` reads
+/// back), the widths and the command that wrote it.
+pub fn provenance(seed: u64, origin: &NetworkOrigin, problem: &Problem, written_by: &str) -> BTreeMap<String, String> {
+    let widths = problem.net.widths();
+    [
+        ("seed", seed.to_string()),
+        ("network", origin.source.clone()),
+        ("weight_scale", origin.weight_scale.clone()),
+        ("measurement_scale", problem.meas.scale.name().to_string()),
+        ("widths", crate::report::widths_label(&widths)),
+        ("written_by", written_by.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// Writes `problem` and its truth `x0` to `path` (atomically), with `metadata` (e.g. `seed`,

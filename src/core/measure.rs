@@ -9,13 +9,24 @@ use super::network::matvec;
 use super::vector::{norm, sgn};
 
 /// Variance convention of the entries of `A` (docs/THEORY.md §1; record it with every result).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum MeasurementScale {
     /// `N(0, 1/m)`: the theorems' convention.
     Normalized,
     /// `N(0, 1)`: the paper's MNIST experiment.
     Unit,
+}
+
+impl MeasurementScale {
+    /// The name reports record: `normalized` or `unit`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Normalized => "normalized",
+            Self::Unit => "unit",
+        }
+    }
 }
 
 /// The measurement matrix `A`.

@@ -6,5 +6,6 @@ pub mod instance;
 pub mod measure;
 pub mod network;
 pub mod objective;
+pub mod source;
 pub mod vector;
 pub mod weights;

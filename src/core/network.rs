@@ -98,7 +98,8 @@ impl Activation {
 }
 
 /// Variance convention of Gaussian weights (docs/THEORY.md §1; record it with every result).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum WeightScale {
     /// `N(0, 1/n_i)` for a layer with `n_i` outputs: the theorems' convention.
@@ -108,6 +109,14 @@ pub enum WeightScale {
 }
 
 impl WeightScale {
+    /// The name reports record: `normalized` or `unit`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Normalized => "normalized",
+            Self::Unit => "unit",
+        }
+    }
+
     /// Standard deviation of an entry of a layer with `rows` outputs.
     pub fn std_dev(self, rows: usize) -> f64 {
         match self {
@@ -553,14 +562,14 @@ impl Network {
 pub fn validate_widths(widths: &[usize]) -> Result<()> {
     if widths.len() < 2 {
         return Err(Error::param(
-            "--widths",
+            "widths",
             format!("{widths:?}"),
-            "give at least two widths k,n_1[,…,n_d], e.g. --widths 20,500,500,784",
+            "give at least two widths k,n_1[,…,n_d], e.g. 20,500,500,784",
         ));
     }
     if let Some(i) = widths.iter().position(|&w| w == 0) {
         return Err(Error::param(
-            "--widths",
+            "widths",
             format!("{widths:?} (entry {} is 0)", i + 1),
             "every width must be a positive integer",
         ));

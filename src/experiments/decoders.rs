@@ -19,7 +19,8 @@ use crate::images::vae::DecoderKind;
 pub const CHECKSUMS: &str = "SHA256SUMS";
 
 /// Which shipped decoders to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum DecoderChoice {
     /// Bora et al.'s VAE decoder (softplus, biases, sigmoid output).

@@ -85,7 +85,8 @@ pub const SPARSITY_STEP: usize = 15;
 pub const SSIM_THRESHOLD: f64 = 0.9;
 
 /// The four algorithms of Figure 2.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     /// DPR (Adam two-init) on a decoder.

@@ -50,7 +50,8 @@ pub const DEFAULT_RELU_SIGMA: f64 = 0.2;
 pub const RELU_OUTPUT_INIT_GAIN: f64 = 0.03;
 
 /// Which decoder a VAE trains.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum DecoderKind {
     /// Bora et al.'s decoder: biases, softplus hidden layers, sigmoid output, Bernoulli loss.

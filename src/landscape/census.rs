@@ -10,6 +10,32 @@
 //! Clustering: limits are taken in run order; a limit joins the first cluster whose
 //! representative lies within `cluster_tol · ‖x0‖`, else it founds a new cluster; the
 //! representative is the member with the lowest `f` (ties: the first). Deterministic.
+//!
+//! ```
+//! use dpr_audit::core::network::WeightScale;
+//! use dpr_audit::landscape::census::{CensusSettings, census};
+//! use dpr_audit::landscape::grid::standard_instance;
+//! use dpr_audit::rng::{Stream, stream};
+//! use dpr_audit::solvers::instance::{InstanceKey, starts};
+//! use dpr_audit::solvers::{Method, MethodParams};
+//!
+//! let key = InstanceKey { seed: 1, experiment: "example", trial: 0 };
+//! let inst = standard_instance(&[2, 20, 60], 60, &key);
+//! let p = &inst.problem;
+//! let step = MethodParams::for_problem(&p.net, Some(WeightScale::Normalized), &p.meas, None, 0.01).step;
+//! let settings = CensusSettings {
+//!     step,
+//!     settings: Method::Gd.settings_with(Some(300), None, None, false),
+//!     cluster_tol: 1e-3,
+//!     truth_tol: 1e-4,
+//!     test_directions: 8,
+//!     test_radius: 1e-3,
+//! };
+//! let from = starts(Method::Gd, 2, 6, &key);
+//! let result = census(p, &inst.x0, from.as_ref(), &settings, &mut stream(1, "example", 0, Stream::Probe));
+//! assert_eq!(result.runs.len(), 6);
+//! assert!(result.assignment.iter().all(|&c| c < result.clusters.len()));
+//! ```
 
 use faer::MatRef;
 use rand::Rng;

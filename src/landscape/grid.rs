@@ -2,6 +2,19 @@
 //! slice through `x0` and a random orthogonal direction for `k > 2`), judged with balls fixed
 //! before probing, plus the origin check: the unit shared by `verify` C4/C6 and
 //! `landscape sweep`.
+//!
+//! ```
+//! use dpr_audit::landscape::grid::{grid_audit, standard_instance};
+//! use dpr_audit::landscape::probes::Lattice;
+//! use dpr_audit::solvers::instance::InstanceKey;
+//!
+//! let key = InstanceKey { seed: 1, experiment: "example", trial: 0 };
+//! let instance = standard_instance(&[2, 20, 60], 60, &key);
+//! let lattice = Lattice::new(9, 2.0).unwrap();
+//! let audit = grid_audit(&instance, &lattice, (0.01, 1.5), 8, &key);
+//! assert_eq!(audit.all.points, 9 * 9);
+//! assert_eq!(audit.origin.directions, 8);
+//! ```
 
 use super::neighbourhoods::Balls;
 use super::origin::{OriginSummary, origin_check, summarise_origin};

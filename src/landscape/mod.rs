@@ -36,6 +36,7 @@ pub mod origin;
 pub mod probes;
 pub mod summary;
 pub mod sweep;
+pub mod sweep_analysis;
 
 use rayon::prelude::*;
 

@@ -4,6 +4,7 @@
 pub mod manifest;
 pub mod output;
 pub mod plot;
+#[cfg(feature = "cli")]
 pub mod progress;
 
 /// A vector as one CSV cell: entries in shortest round-trip form, joined by `;`.

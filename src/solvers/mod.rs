@@ -12,6 +12,23 @@
 //!
 //! A solver never prints and never looks at the truth; choosing among restarts by distance to
 //! the truth ([`Selection::Oracle`]) is a labelled replication mode of the paper's code only.
+//!
+//! ```
+//! use dpr_audit::core::network::WeightScale;
+//! use dpr_audit::landscape::grid::standard_instance;
+//! use dpr_audit::solvers::instance::{InstanceKey, starts};
+//! use dpr_audit::solvers::{Method, MethodParams, Selection, choose, solve};
+//!
+//! let key = InstanceKey { seed: 1, experiment: "example", trial: 0 };
+//! let inst = standard_instance(&[2, 50, 200], 200, &key);
+//! let p = &inst.problem;
+//! let params = MethodParams::for_problem(&p.net, Some(WeightScale::Normalized), &p.meas, None, 0.01);
+//! let from = starts(Method::Dpr, 2, 3, &key);
+//! let runs = solve(p, Method::Dpr, &params, &Method::Dpr.default_settings(), from.as_ref());
+//! let best = choose(&runs, &inst.x0, Selection::Objective);
+//! assert_eq!(runs.len(), 3);
+//! assert!(best.relative_error < 1e-3, "DPR recovers x0 up to sign: {}", best.relative_error);
+//! ```
 
 pub mod adam;
 pub mod descent;
@@ -29,7 +46,8 @@ use crate::rng::standard_normal_vector;
 pub use executor::{ExpectedObjective, Objective, Run, Settings, Termination, TracePoint, run};
 
 /// The solvers `solve` and `sweep` offer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// Algorithm 1 of the paper: gradient steps with the negation check.
@@ -97,7 +115,8 @@ impl Method {
 }
 
 /// How the reported solution is chosen among the runs of one solve.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Selection {
     /// The run with the lowest objective `f` (what a user without the truth can do).
@@ -128,7 +147,8 @@ impl Selection {
 }
 
 /// Which selection rules a command reports: one, or both (each row labelled with its rule).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum SelectionMode {
     /// Lowest objective (no truth needed).

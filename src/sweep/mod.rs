@@ -16,6 +16,18 @@
 //! | `transitions.csv` | `m*` (50% success) per curve with its bracket ([`summary::TransitionRow`], [`transition`]) |
 //! | `fits.csv` | `ln m* = a + b ln x` for x = k, d, ln n where the grid varies them ([`summary::FitRow`]) |
 //! | `success_<method>.png`, `phase_<method>….png`, `m_star_vs_k.png` | figures ([`figures`]) |
+//!
+//! ```
+//! use dpr_audit::sweep::config::parse;
+//! use dpr_audit::sweep::run_in_memory;
+//! use dpr_audit::sweep::trial::SweepStudy;
+//!
+//! let toml = "k = [2]\nlayer_widths = [[5, 8]]\nm = [4, 8]\nmethods = [\"dpr\"]\ntrials = 2\n";
+//! let grid = parse(std::path::Path::new("example.toml"), toml).unwrap();
+//! let (rows, analysis) = run_in_memory(&SweepStudy::new(grid, 1)).unwrap();
+//! assert_eq!(rows.len(), 2 * 2);
+//! assert!(!analysis.success.is_empty());
+//! ```
 
 pub mod config;
 pub mod figures;

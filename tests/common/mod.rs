@@ -194,3 +194,75 @@ pub fn wait_for_lines(child: &mut std::process::Child, path: &Path, lines: usize
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
+
+/// Writes a noiseless instance of `problem` with truth `x0` as `good.safetensors` in `dir`, and
+/// four broken copies: `missing.safetensors` (no `b`), `shape.safetensors` (`A` of shape
+/// `[n, m]`), `x0.safetensors` (`x0` of shape `[1, k]`) and `noisy.safetensors` (`b[4]` × 1.5,
+/// so `b` is not `|A G(x0)|`). `problem` needs at least 5 measurements.
+pub fn instance_fixtures(dir: &Path, problem: &dpr_audit::core::objective::Problem, x0: &[f64]) {
+    use dpr_audit::core::instance::save_instance;
+    use dpr_audit::core::weights::{ExtraTensors, save_with};
+    let meta = Default::default();
+    save_instance(problem, x0, &dir.join("good.safetensors"), &meta).expect("save");
+    let (m, n, k) = (problem.b.len(), problem.net.output_dim(), x0.len());
+    let a: Vec<f64> = (0..m)
+        .flat_map(|r| (0..n).map(move |c| (r, c)))
+        .map(|(r, c)| problem.meas.a[(r, c)])
+        .collect();
+    let write = |name: &str, tensors: &[(&str, Vec<usize>, Vec<f64>)]| {
+        let t: ExtraTensors = tensors
+            .iter()
+            .map(|(n, s, v)| (n.to_string(), (s.clone(), v.clone())))
+            .collect();
+        save_with(&problem.net, &dir.join(name), &meta, &t).expect("save");
+    };
+    let mut wrong_b = problem.b.clone();
+    wrong_b[4] *= 1.5;
+    write(
+        "missing.safetensors",
+        &[("A", vec![m, n], a.clone()), ("x0", vec![k], x0.to_vec())],
+    );
+    write(
+        "shape.safetensors",
+        &[
+            ("A", vec![n, m], a.clone()),
+            ("x0", vec![k], x0.to_vec()),
+            ("b", vec![m], problem.b.clone()),
+        ],
+    );
+    write(
+        "x0.safetensors",
+        &[
+            ("A", vec![m, n], a.clone()),
+            ("x0", vec![1, k], x0.to_vec()),
+            ("b", vec![m], problem.b.clone()),
+        ],
+    );
+    write(
+        "noisy.safetensors",
+        &[
+            ("A", vec![m, n], a),
+            ("x0", vec![k], x0.to_vec()),
+            ("b", vec![m], wrong_b),
+        ],
+    );
+}
+
+/// The CSV without its `source` column (the one column that names where the instance came
+/// from: `random` or the file).
+pub fn without_source(csv: &str) -> String {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = header.iter().position(|h| *h == "source").expect("source column");
+    std::iter::once(csv.lines().next().expect("header").to_string())
+        .chain(lines.map(|l| {
+            l.split(',')
+                .enumerate()
+                .filter(|(i, _)| *i != col)
+                .map(|(_, v)| v)
+                .collect::<Vec<_>>()
+                .join(",")
+        }))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

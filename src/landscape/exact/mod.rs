@@ -12,6 +12,20 @@
 //! Kinds of numbers: `φ`, the slopes and the stationary angles are exact closed forms
 //! evaluated in f64; each decision (a sign, a side of a breakpoint) is compared with a
 //! first-order rounding bound and reported `undecided` when it is within it.
+//!
+//! ```
+//! use dpr_audit::landscape::Truth;
+//! use dpr_audit::landscape::exact::exact_landscape;
+//! use dpr_audit::landscape::grid::standard_instance;
+//! use dpr_audit::solvers::instance::InstanceKey;
+//!
+//! let key = InstanceKey { seed: 1, experiment: "example", trial: 0 };
+//! let inst = standard_instance(&[2, 20, 60], 60, &key);
+//! let truth = Truth::new(&inst.x0, inst.problem.net.depth());
+//! let landscape = exact_landscape(&inst.problem, &truth, 0.01, None).unwrap();
+//! // x0 is a global minimum (f = 0), so the enumeration finds at least one critical point.
+//! assert!(!landscape.points.is_empty());
+//! ```
 
 pub mod critical;
 pub mod profile;
