@@ -246,6 +246,15 @@ pub fn measurement_words(m: usize, n: usize) -> f64 {
     m as f64 * (n as f64 + 2.0)
 }
 
+/// Words of the exact `k = 2` enumeration (`landscape::exact`) on a network of these widths
+/// with `m` measurements: the sectors (at most two breakpoints per unit and per measurement, a
+/// few dozen words each) and the blocked `A Λ` products of one chunk of layer-1 sectors.
+pub fn exact_enumeration_words(widths: &[usize], m: usize) -> f64 {
+    let units: f64 = activation_words(widths);
+    let n = widths.last().copied().unwrap_or(0) as f64;
+    128.0 * (units + m as f64) + 32.0 * (m as f64 + n)
+}
+
 /// Words of `runs` gradient runs in lock-step through a network of these widths with `m`
 /// measurements: per run the iterate, its direction and step, the activations of every layer
 /// forward and backward, and `A G(x)` with its residual.

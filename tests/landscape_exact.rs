@@ -10,7 +10,7 @@ use dpr_audit::core::measure::{MeasurementScale, Measurements};
 use dpr_audit::core::network::{Activation, Layer, Network, WeightScale};
 use dpr_audit::core::objective::Problem;
 use dpr_audit::landscape::Truth;
-use dpr_audit::landscape::exact::critical::PointType;
+use dpr_audit::landscape::exact::critical::{PointType, Status};
 use dpr_audit::landscape::exact::sectors::{Cause, Instance, enumerate};
 use dpr_audit::landscape::exact::{CriticalPoint, ExactLandscape, exact_landscape};
 use dpr_audit::rng::{Stream, standard_normal_vector, stream};
@@ -368,6 +368,64 @@ fn parallel_rows_are_handled_exactly() {
     }
 }
 
+/// Two *nearly* parallel rows of `W_1` (the second the first rotated by 1e-14 rad): their
+/// breakpoints differ by far less than the angle tolerance, so the enumeration must either
+/// merge them as a coincidence it reports, or mark what sits there `undecided`; every critical
+/// point it certifies must still be an extremum of the brute-force profile, and every deep
+/// extremum of the brute force must be listed (nothing mis-classified, nothing lost).
+#[test]
+fn nearly_parallel_rows_are_reported_or_handled_exactly() {
+    let (random, _) = cli_instance(6, &[2, 12, 40], 60);
+    let mut w1 = random.net.layers()[0].weight.clone();
+    let (c, s) = (1e-14_f64.cos(), 1e-14_f64.sin());
+    let (a, b) = (w1[(0, 0)], w1[(0, 1)]);
+    w1[(1, 0)] = 2.0 * (c * a - s * b);
+    w1[(1, 1)] = 2.0 * (s * a + c * b);
+    let w2 = random.net.layers()[1].weight.clone();
+    let (problem, truth) = built(&[w1, w2], random.meas.a.clone(), &[0.6, -0.8]);
+    let land = run(&problem, &truth);
+    assert!(
+        land.coincidences > 0 || land.counts.undecided > 0 || land.per_source[0].breakpoints == 22,
+        "two breakpoints 1e-14 apart are neither merged, reported nor undecided"
+    );
+    let count = 1 << 16;
+    let phi = sampled_profile(&problem, count);
+    let step = TAU / count as f64;
+    let extrema = discrete_extrema(&phi);
+    for (i, is_min, depth) in &extrema {
+        if *depth > DEPTH {
+            let theta = TAU * *i as f64 / count as f64;
+            let want = if *is_min {
+                PointType::LocalMin
+            } else {
+                PointType::Saddle
+            };
+            assert!(
+                land.points
+                    .iter()
+                    .any(|p| (p.kind == want || p.status == Status::Undecided) && gap(p.angle, theta) <= 2.0 * step),
+                "sampled extremum at {theta} missing"
+            );
+        }
+    }
+    // Every certified local minimum is a minimum of the sampled profile near its angle.
+    for p in land
+        .points
+        .iter()
+        .filter(|p| p.kind == PointType::LocalMin && p.status == Status::Certified)
+    {
+        let j = ((p.angle / step).round() as usize) % count;
+        let near = (0..=4).flat_map(|d| [(j + count - d) % count, (j + d) % count]);
+        let lowest = near.map(|k| phi[k]).fold(f64::INFINITY, f64::min);
+        let around = [(j + count - 8) % count, (j + 8) % count];
+        assert!(
+            around.iter().all(|&k| phi[k] >= lowest - 1e-12 * land.f_origin),
+            "certified minimum at {} is not a minimum of the sampled profile",
+            p.angle
+        );
+    }
+}
+
 /// A network whose first layer is entirely inactive on an arc (every row of `W_1` points into
 /// the upper half-plane's cone): `G ≡ 0` there and the study reports one `flat` cone spanning
 /// that arc, at `f = ½‖b‖²`.
@@ -608,4 +666,76 @@ fn inconsistent_instance_files_are_refused() {
             ),
         ],
     );
+}
+
+/// `landscape exact --sweep` end to end on a small ladder: one row per instance with its seed
+/// and parameters, and the rows, rung summaries and fits byte-identical for 1 and 2 threads
+/// and for two shards merged.
+#[test]
+fn exact_sweep_is_identical_across_threads_and_shards() {
+    let dir = common::scratch_dir("landscape-exact", "sweep");
+    let sweep = |extra: &[&'static str]| -> Vec<&'static str> {
+        let mut a = vec!["--seed", "2"];
+        a.extend_from_slice(extra);
+        a.extend([
+            "landscape",
+            "exact",
+            "--sweep",
+            "--ladder",
+            "10,20,40",
+            "--trials",
+            "3",
+            "--census-starts",
+            "5",
+            "--wdc-pairs",
+            "10",
+        ]);
+        a
+    };
+    for (extra, _) in [
+        (vec!["--threads", "1", "--out", "one"], ()),
+        (vec!["--threads", "2", "--out", "two"], ()),
+    ] {
+        common::assert_ok(&common::run(&dir, &sweep(&extra)));
+    }
+    for shard in ["0/2", "1/2"] {
+        let mut a = sweep(&["--threads", "2", "--out", "sharded"]);
+        a.extend(["--shard", shard]);
+        common::assert_ok(&common::run(&dir, &a));
+    }
+    let shards: Vec<String> = ["0", "1"]
+        .iter()
+        .map(|i| {
+            dir.join("sharded")
+                .join(format!("shard-{i}-of-2"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let mut merge = vec!["--out", "merged", "merge"];
+    merge.extend(shards.iter().map(String::as_str));
+    common::assert_ok(&common::run(&dir, &merge));
+    let rows = common::read(&dir.join("one/exact_sweep.csv"));
+    assert_eq!(rows.lines().count(), 1 + 9, "a header and one row per instance");
+    assert!(
+        rows.lines()
+            .next()
+            .unwrap()
+            .starts_with("trial_id,seed,widths,n1,m,trial,min_depth")
+    );
+    assert!(
+        rows.lines()
+            .skip(1)
+            .all(|l| l.starts_with(|c: char| c.is_ascii_digit()) && l.contains(",2,2-"))
+    );
+    for file in ["exact_sweep.csv", "exact_sweep_rungs.csv"] {
+        let one = common::read(&dir.join("one").join(file));
+        assert_eq!(one, common::read(&dir.join("two").join(file)), "{file}: 1 vs 2 threads");
+        assert_eq!(
+            one,
+            common::read(&dir.join("merged").join(file)),
+            "{file}: whole vs merged shards"
+        );
+    }
+    assert!(dir.join("one/exact_sweep_spread.png").exists());
 }

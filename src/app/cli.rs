@@ -151,9 +151,9 @@ pub struct LandscapeExactArgs {
     /// The network (k = 2, bias-free ReLU; random N(0, 1) weights are used as W_i/√n_i).
     #[command(flatten)]
     pub source: NetworkSource,
-    /// Number of measurements m (rows of A, ≥ 1).
-    #[arg(long, default_value_t = 200)]
-    pub m: usize,
+    /// Number of measurements m (rows of A, ≥ 1) [default: 200; with --sweep, 4 n_1 on each rung].
+    #[arg(long)]
+    pub m: Option<usize>,
     /// Entries of A: N(0, 1/m) (normalized) or N(0, 1) (unit; used as A/√m).
     #[arg(long, value_enum, default_value = "normalized")]
     pub measurement_scale: MeasurementScale,
@@ -178,6 +178,33 @@ pub struct LandscapeExactArgs {
     /// Also write the instance (W1…Wd, A, x0, b; seed and scales in the metadata) to this file.
     #[arg(long)]
     pub save_instance: Option<PathBuf>,
+    /// Exact sweep: many standard instances (N(0, 1/n_i) weights, N(0, 1/m) A) on each rung of
+    /// --ladder; spurious minima, spread around −ρ_d x0, negation premise, GD census, WDC ε, fits.
+    #[arg(long, conflicts_with_all = ["widths", "weights", "x0", "instance", "save_instance"])]
+    pub sweep: bool,
+    /// With --sweep: the rungs' first hidden widths n_1 (networks 2-n_1-4n_1).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "50,100,200,400,800",
+        requires = "sweep"
+    )]
+    pub ladder: Vec<usize>,
+    /// With --sweep: instances per rung (≥ 1).
+    #[arg(long, default_value_t = 9, requires = "sweep")]
+    pub trials: usize,
+    /// With --sweep: a spurious minimum counts when its basin depth in φ exceeds min-depth · f(0), in [0, 1).
+    #[arg(long, default_value_t = 1e-6, allow_negative_numbers = true, requires = "sweep")]
+    pub min_depth: f64,
+    /// With --sweep: radii of the old fixed balls = margin × the extents of S_τ (> 0).
+    #[arg(long, default_value_t = 1.5, allow_negative_numbers = true, requires = "sweep")]
+    pub margin: f64,
+    /// With --sweep: GD starts of the census on each instance (0 = no census).
+    #[arg(long, default_value_t = 20, requires = "sweep")]
+    pub census_starts: usize,
+    /// With --sweep: scale-out (--shard, --resume).
+    #[command(flatten)]
+    pub scale_out: ScaleOutArgs,
 }
 
 /// `dpr-audit landscape [probe]`.

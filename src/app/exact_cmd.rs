@@ -12,18 +12,20 @@ use super::cli::LandscapeExactArgs;
 use super::context::{Context, Outcome};
 use super::inputs::{NetworkOrigin, at_least, positive, save_requested, stored_instance};
 use super::landscape_cmd::{measurements, probed_network, truth_code};
-use crate::conditions::wdc::{Domain, WdcSearch, estimate_network};
 use crate::core::objective::Problem;
 use crate::error::{Error, Result};
 use crate::landscape::Truth;
 use crate::landscape::exact::critical::PointType;
+use crate::landscape::exact::sweep::wdc_lower_bound;
 use crate::landscape::exact::{CriticalPoint, ExactLandscape, check_instance, exact_landscape};
 use crate::landscape::neighbourhoods::check_tau;
-use crate::limits::{Footprint, check_grid, comma_list};
+use crate::limits::{Footprint, check_grid, exact_enumeration_words};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Layers, Marker, Overlay, Panel, Series, heatmap_pair, line_plot_with_dots};
 use crate::report::widths_label;
 
+/// Measurements when `--m` is not given (one instance; a sweep uses 4 n_1 per rung).
+const DEFAULT_M: usize = 200;
 /// Samples of `φ` in the profile plot.
 const PROFILE_SAMPLES: usize = 4096;
 /// Critical points listed in the human summary (all are in `critical_points.csv`).
@@ -144,7 +146,8 @@ struct SourceRow {
 
 /// Validates the options and builds the instance; refuses what the study does not cover.
 fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, InstanceInfo, NetworkOrigin)> {
-    at_least("--m", args.m, 1, "give at least one measurement, e.g. --m 200")?;
+    let m = args.m.unwrap_or(DEFAULT_M);
+    at_least("--m", m, 1, "give at least one measurement, e.g. --m 200")?;
     check_tau(args.tau)?;
     at_least(
         "--grid",
@@ -154,11 +157,11 @@ fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, 
     )?;
     check_grid("--grid", args.grid)?;
     positive("--range", args.range)?;
-    let stored = stored_instance(args.instance.as_deref(), &ctx.budget, |w| footprint(args, w))?;
+    let stored = stored_instance(args.instance.as_deref(), &ctx.budget, |w| footprint(args, m, w))?;
     let (problem, x0, origin) = match stored {
         Some((loaded, origin)) => (loaded.problem, loaded.x0, origin),
         None => {
-            let (net, origin) = probed_network(ctx, &args.source, |w| footprint(args, w))?;
+            let (net, origin) = probed_network(ctx, &args.source, |w| footprint(args, m, w))?;
             let k = net.latent_dim();
             if k != 2 {
                 return Err(Error::param(
@@ -169,7 +172,7 @@ fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, 
                 ));
             }
             let x0 = truth_code(&args.x0, ctx.seed, k)?;
-            let meas = measurements(ctx.seed, args.m, net.output_dim(), args.measurement_scale);
+            let meas = measurements(ctx.seed, m, net.output_dim(), args.measurement_scale);
             (Problem::noiseless(net, meas, &x0), x0, origin)
         }
     };
@@ -190,50 +193,27 @@ fn prepare(ctx: &Context, args: &LandscapeExactArgs) -> Result<(Problem, Truth, 
 }
 
 /// The memory of an exact enumeration on a network of these widths: the weights, `A`, the
-/// sectors (at most two breakpoints per unit and per measurement, a few dozen words each), the
-/// blocked `A Λ` products of one chunk of layer-1 sectors per thread, and the heat map's grid.
-fn footprint(args: &LandscapeExactArgs, widths: &[usize]) -> Footprint {
-    let units: usize = widths.iter().skip(1).sum();
-    let n = widths.last().copied().unwrap_or(0) as f64;
+/// sectors and blocked products ([`exact_enumeration_words`]) and the heat map's grid.
+fn footprint(args: &LandscapeExactArgs, m: usize, widths: &[usize]) -> Footprint {
     Footprint::new()
         .network("--widths", widths)
-        .measurements("--m", args.m, widths)
-        .words(
-            "--widths",
-            comma_list(widths),
-            "the layers' sectors",
-            128.0 * units as f64,
-        )
-        .words("--m", args.m, "the measurements' sectors", 128.0 * args.m as f64)
+        .measurements("--m", m, widths)
         .words(
             "--m",
-            args.m,
-            "the blocked A Λ products",
-            2.0 * 16.0 * args.m as f64 + 32.0 * n,
+            m,
+            "the sectors and the blocked A Λ products",
+            exact_enumeration_words(widths, m),
         )
         .words("--grid", args.grid, "the heat map", 4.0 * (args.grid as f64).powi(2))
 }
 
-/// The largest sampled WDC deviation over the layers: a lower bound on the network's ε.
-fn wdc_lower_bound(problem: &Problem, seed: u64, pairs: usize) -> Option<f64> {
-    (pairs > 0).then(|| {
-        let search = WdcSearch {
-            pairs,
-            domain: Domain::Full,
-            refine_starts: 2,
-            refine_steps: 10,
-        };
-        estimate_network(&problem.net, &search, seed, "landscape/wdc", 0)
-            .iter()
-            .map(|e| e.lower_bound)
-            .fold(0.0, f64::max)
-    })
-}
-
 /// Runs `dpr-audit landscape exact`.
 pub fn run(ctx: &Context, args: LandscapeExactArgs) -> Result<Outcome> {
+    if args.sweep {
+        return super::exact_sweep_cmd::run(ctx, &args);
+    }
     let (problem, truth, inst, origin) = prepare(ctx, &args)?;
-    let epsilon = wdc_lower_bound(&problem, ctx.seed, args.wdc_pairs);
+    let epsilon = wdc_lower_bound(&problem.net, args.wdc_pairs, (ctx.seed, "landscape/wdc", 0));
     let land = exact_landscape(&problem, &truth, args.tau, epsilon)?;
     let out = ctx.create_out(&ctx.out_dir("landscape-exact"))?;
     let rows: Vec<PointRow> = land

@@ -7,10 +7,21 @@ use super::cli::MergeArgs;
 use super::context::{Context, Outcome};
 use super::sweep_cmd::{finalize, summary};
 use crate::error::{Error, Result};
-use crate::exec::merge::read_folders;
+use crate::exec::merge::{ShardFolder, read_folders};
 use crate::exec::store::MANIFEST_FILE;
 use crate::report::output::check_inputs;
 use crate::sweep::SweepStudy;
+
+/// The study plan recorded in a shard folder's manifest.
+fn recorded_plan<T: serde::de::DeserializeOwned>(first: &ShardFolder) -> Result<T> {
+    serde_json::from_value(first.manifest.config.clone()).map_err(|e| Error::Trials {
+        path: first.dir.join(MANIFEST_FILE),
+        reason: format!(
+            "its {} configuration does not fit this version ({e})",
+            first.manifest.kind
+        ),
+    })
+}
 
 /// Runs `dpr-audit merge`.
 pub fn run(ctx: &Context, args: MergeArgs) -> Result<Outcome> {
@@ -37,17 +48,21 @@ pub fn run(ctx: &Context, args: MergeArgs) -> Result<Outcome> {
         "wdc-scaling" => super::wdc_cmd::merge(ctx, &folders, staging),
         "rrcp" => super::rrcp_cmd::merge(ctx, &folders, staging),
         "landscape-sweep" => {
-            let plan = serde_json::from_value(first.manifest.config.clone()).map_err(|e| Error::Trials {
-                path: first.dir.join(MANIFEST_FILE),
-                reason: format!("its landscape-sweep configuration does not fit this version ({e})"),
-            })?;
-            let study = crate::landscape::sweep::LandscapeSweep { plan };
+            let study = crate::landscape::sweep::LandscapeSweep {
+                plan: recorded_plan(first)?,
+            };
             super::landscape_sweep_cmd::finalize(ctx, &study, &folders, staging, "merge")
+        }
+        crate::landscape::exact::sweep::EXPERIMENT => {
+            let study = crate::landscape::exact::sweep::ExactSweep {
+                plan: recorded_plan(first)?,
+            };
+            super::exact_sweep_cmd::finalize(ctx, &study, &folders, staging, "merge")
         }
         other => Err(Error::Trials {
             path: first.dir.clone(),
             reason: format!(
-                "holds a study of kind {other:?}, which this version cannot merge (known: sweep, wdc-scaling, rrcp, landscape-sweep)"
+                "holds a study of kind {other:?}, which this version cannot merge (known: sweep, wdc-scaling, rrcp, landscape-sweep, landscape-exact-sweep)"
             ),
         }),
     }

@@ -10,6 +10,7 @@ pub mod check_certificate_cmd;
 pub mod cli;
 pub mod context;
 pub mod exact_cmd;
+pub mod exact_sweep_cmd;
 pub mod expected_cmd;
 pub mod inputs;
 pub mod landscape_cmd;

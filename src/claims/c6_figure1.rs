@@ -27,7 +27,7 @@ use crate::stats::{PowerLawFit, power_law_fit, spread};
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Params {
     /// The sweep, from small to large: widths (k = 2) with their m.
-    pub sizes: Vec<super::c4_descent::Instance>,
+    pub sizes: Vec<super::Instance>,
     /// Independent instances per size.
     pub trials: usize,
     /// Grid points per axis.

@@ -8,8 +8,8 @@ pub mod c10_image_error;
 pub mod c1_expected_landscape;
 pub mod c2_wdc_scaling;
 pub mod c3_rrcp_scaling;
-pub mod c4_descent;
-pub mod c5_critical_points;
+pub mod c4_spread_trend;
+pub mod c5_negation_premise;
 pub mod c6_figure1;
 pub mod c7_sample_complexity;
 pub mod c8_negation_check;
@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::error::{Error, Result};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, line_plot};
+use crate::solvers::instance::InstanceKey;
 
 /// The shipped specs: `(file name, contents)`.
 pub const SPECS: &[(&str, &str)] = &[
@@ -40,10 +41,13 @@ pub const SPECS: &[(&str, &str)] = &[
         "C3-rrcp-scaling.toml",
         include_str!("../../verify/C3-rrcp-scaling.toml"),
     ),
-    ("C4-descent.toml", include_str!("../../verify/C4-descent.toml")),
     (
-        "C5-critical-points.toml",
-        include_str!("../../verify/C5-critical-points.toml"),
+        "C4-spread-trend.toml",
+        include_str!("../../verify/C4-spread-trend.toml"),
+    ),
+    (
+        "C5-negation-premise.toml",
+        include_str!("../../verify/C5-negation-premise.toml"),
     ),
     ("C6-figure1.toml", include_str!("../../verify/C6-figure1.toml")),
     (
@@ -218,6 +222,15 @@ impl ClaimReport {
     }
 }
 
+/// One standard instance size of a claim's spec.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Instance {
+    /// Widths `[k, n_1, …, n_d]`.
+    pub widths: Vec<usize>,
+    /// Measurements.
+    pub m: usize,
+}
+
 /// Where a claim writes: its own sub-folder of the verify output.
 pub struct ClaimDir<'a> {
     /// The verify output folder.
@@ -252,6 +265,32 @@ impl ClaimDir<'_> {
         Ok(rel)
     }
 
+    /// Writes the instance behind a verdict (weights, `A`, `x0`, `b`) as an instance
+    /// safetensors file ([`crate::core::instance`]) into the claim's folder, with the seed and
+    /// the random-stream key in its metadata; returns its relative name. Call it after a CSV
+    /// write (which creates the folder).
+    pub fn save_instance(
+        &self,
+        file: &str,
+        inst: &crate::solvers::instance::Instance,
+        key: &InstanceKey<'_>,
+    ) -> Result<String> {
+        let rel = self.relative(file);
+        let metadata = [
+            ("seed", key.seed.to_string()),
+            ("experiment", key.experiment.to_string()),
+            ("trial", key.trial.to_string()),
+            ("weight_scale", "normalized".to_string()),
+            ("measurement_scale", "normalized".to_string()),
+            ("written_by", format!("dpr-audit verify ({})", self.name)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        crate::core::instance::save_instance(&inst.problem, &inst.x0, &self.out.file(&rel), &metadata)?;
+        Ok(rel)
+    }
+
     /// Writes a CSV file into the claim's folder; returns its relative name.
     pub fn write_csv<T: Serialize>(&self, file: &str, rows: &[T]) -> Result<String> {
         let rel = self.relative(file);
@@ -267,8 +306,8 @@ pub fn run(spec: &Spec, full: bool, seed: u64, dir: &ClaimDir<'_>) -> Result<Cla
         "C1" => c1_expected_landscape::run(spec, spec.params(full)?, seed, dir),
         "C2" => c2_wdc_scaling::run(spec, spec.params(full)?, seed, dir),
         "C3" => c3_rrcp_scaling::run(spec, spec.params(full)?, seed, dir),
-        "C4" => c4_descent::run(spec, spec.params(full)?, seed, dir),
-        "C5" => c5_critical_points::run(spec, spec.params(full)?, seed, dir),
+        "C4" => c4_spread_trend::run(spec, spec.params(full)?, seed, dir),
+        "C5" => c5_negation_premise::run(spec, spec.params(full)?, seed, dir),
         "C6" => c6_figure1::run(spec, spec.params(full)?, seed, dir),
         "C7" => c7_sample_complexity::run(spec, spec.params(full)?, seed, dir),
         "C8" => c8_negation_check::run(spec, spec.params(full)?, seed, dir),

@@ -30,6 +30,7 @@
 pub mod critical;
 pub mod profile;
 pub mod sectors;
+pub mod sweep;
 
 use faer::MatRef;
 
