@@ -523,7 +523,7 @@ mod tests {
     #[test]
     fn spread_fits_exclude_zero_spreads_and_count_them() {
         // spread = 2 n^-0.5 exactly, plus two zero spreads.
-        let mut pts: Vec<(f64, Option<f64>, f64)> = [50.0, 100.0, 200.0, 400.0]
+        let mut pts: Vec<(f64, Option<f64>, f64)> = [50.0_f64, 100.0, 200.0, 400.0]
             .iter()
             .map(|&n| (n, Some(1.0 / n), 2.0 * n.powf(-0.5)))
             .collect();
