@@ -210,6 +210,10 @@ fn malformed_values_and_files_are_refused() {
         (&["landscape", "exact", "--sweep", "--m", "0"], "--m"),
         (&["landscape", "exact", "--sweep", "--tau", "1.5"], "--tau"),
         (&["landscape", "exact", "--sweep", "--shard", "3/2"], "3/2"),
+        (
+            &["landscape", "exact", "--widths", "2,10,20", "--shard", "0/2"],
+            "--shard",
+        ),
         (&["verify", "--only", "C42"], "C42"),
         (&["sweep", "--config", "missing.toml"], "missing.toml"),
         (&["sweep", "--config", "syntax.toml"], "line 2, key `m`"),

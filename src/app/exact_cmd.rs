@@ -212,6 +212,10 @@ pub fn run(ctx: &Context, args: LandscapeExactArgs) -> Result<Outcome> {
     if args.sweep {
         return super::exact_sweep_cmd::run(ctx, &args);
     }
+    super::scaleout::refuse_for_single(
+        &args.scale_out,
+        "one instance is not a study; add --sweep to run the exact landscape over a ladder of widths",
+    )?;
     let (problem, truth, inst, origin) = prepare(ctx, &args)?;
     let epsilon = wdc_lower_bound(&problem.net, args.wdc_pairs, (ctx.seed, "landscape/wdc", 0));
     let land = exact_landscape(&problem, &truth, args.tau, epsilon)?;
