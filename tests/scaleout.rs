@@ -106,7 +106,7 @@ fn wdc_scaling_shards_merge_byte_identical() {
         "wdc",
         WDC,
         3,
-        &["wdc_scaling.csv", "wdc_scaling_summary.csv", "wdc_scaling_fits.csv"],
+        &["wdc_scaling.csv", "wdc_scaling_fits.csv", "wdc_scaling_summary.csv"],
     );
 }
 
