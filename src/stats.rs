@@ -77,6 +77,104 @@ pub fn power_law_fit(xs: &[f64], ys: &[f64]) -> Option<PowerLawFit> {
     })
 }
 
+/// An ordinary least-squares fit `y ≈ Σ_j β_j x_j` with a t interval per coefficient
+/// (docs/THEORY.md §17.4).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LinearFit {
+    /// The coefficients `β_j`, in the order of the design's columns.
+    pub coefficients: Vec<f64>,
+    /// Their standard errors `s √((XᵀX)⁻¹_jj)`, `s² = SSE / (N − p)`.
+    pub standard_errors: Vec<f64>,
+    /// Coefficient of determination (about the mean of `y`; the design holds an intercept).
+    pub r2: f64,
+    /// Points used (rows whose entries are all finite).
+    pub points: usize,
+}
+
+impl LinearFit {
+    /// The two-sided `1 − alpha` t interval of coefficient `j` (`points − p` degrees of
+    /// freedom; docs/THEORY.md §17.4).
+    pub fn interval(&self, j: usize, alpha: f64) -> (f64, f64) {
+        let dof = (self.points - self.coefficients.len()) as f64;
+        let t = StudentsT::new(0.0, 1.0, dof).map_or(f64::INFINITY, |d| d.inverse_cdf(1.0 - alpha / 2.0));
+        let (b, se) = (self.coefficients[j], self.standard_errors[j]);
+        (b - t * se, b + t * se)
+    }
+}
+
+/// Fits `y ≈ X β` by ordinary least squares through the normal equations `XᵀX β = Xᵀy`
+/// (docs/THEORY.md §17.4); `design[i]` is row `i` of `X` (every row of the same length `p`,
+/// the first column the intercept). Rows with a non-finite entry are skipped. `None` with
+/// `N ≤ p` usable rows (no interval is possible) or a singular `XᵀX` (a column that does not
+/// vary independently of the others).
+pub fn linear_fit(design: &[Vec<f64>], ys: &[f64]) -> Option<LinearFit> {
+    let rows: Vec<(&[f64], f64)> = design
+        .iter()
+        .zip(ys)
+        .filter(|(x, y)| y.is_finite() && x.iter().all(|v| v.is_finite()))
+        .map(|(x, y)| (x.as_slice(), *y))
+        .collect();
+    let p = design.first()?.len();
+    let n = rows.len();
+    if n <= p || p == 0 {
+        return None;
+    }
+    let mut xtx = vec![vec![0.0; p]; p];
+    let mut xty = vec![0.0; p];
+    for (x, y) in &rows {
+        for a in 0..p {
+            xty[a] += x[a] * y;
+            for b in 0..p {
+                xtx[a][b] += x[a] * x[b];
+            }
+        }
+    }
+    let inverse = invert(xtx)?;
+    let beta: Vec<f64> = (0..p).map(|a| (0..p).map(|b| inverse[a][b] * xty[b]).sum()).collect();
+    let fitted = |x: &[f64]| x.iter().zip(&beta).map(|(v, b)| v * b).sum::<f64>();
+    let sse: f64 = rows.iter().map(|(x, y)| (y - fitted(x)).powi(2)).sum();
+    let mean = rows.iter().map(|r| r.1).sum::<f64>() / n as f64;
+    let syy: f64 = rows.iter().map(|r| (r.1 - mean).powi(2)).sum();
+    let s2 = sse / (n - p) as f64;
+    Some(LinearFit {
+        standard_errors: (0..p).map(|j| (s2 * inverse[j][j]).sqrt()).collect(),
+        coefficients: beta,
+        r2: if syy > 0.0 { 1.0 - sse / syy } else { 1.0 },
+        points: n,
+    })
+}
+
+/// The inverse of a small symmetric positive definite matrix by Gauss–Jordan elimination with
+/// partial pivoting; `None` when a pivot falls below `1e-12` of the largest diagonal entry.
+fn invert(mut a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
+    let p = a.len();
+    let scale = (0..p).map(|i| a[i][i].abs()).fold(0.0, f64::max);
+    let mut inv: Vec<Vec<f64>> = (0..p)
+        .map(|i| (0..p).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+        .collect();
+    for col in 0..p {
+        let pivot = (col..p).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() <= 1e-12 * scale {
+            return None;
+        }
+        a.swap(col, pivot);
+        inv.swap(col, pivot);
+        let d = a[col][col];
+        for j in 0..p {
+            a[col][j] /= d;
+            inv[col][j] /= d;
+        }
+        for row in (0..p).filter(|&r| r != col) {
+            let f = a[row][col];
+            for j in 0..p {
+                a[row][j] -= f * a[col][j];
+                inv[row][j] -= f * inv[col][j];
+            }
+        }
+    }
+    Some(inv)
+}
+
 /// Mean, sample standard deviation, minimum and maximum of repeated trials.
 #[derive(Clone, Copy, Debug, serde::Serialize)]
 pub struct Spread {
@@ -255,6 +353,39 @@ pub fn stratified_interval(strata: &[Vec<f64>], alpha: f64) -> Option<Stratified
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_linear_fit_recovers_a_plane_and_agrees_with_the_power_law_fit() {
+        // y = 1 − 2 a + 0.5 b exactly on a 3 × 3 grid: recovered to rounding, zero width.
+        let design: Vec<Vec<f64>> = (0..9)
+            .map(|i| vec![1.0, (i % 3) as f64, (i / 3) as f64 * 1.7])
+            .collect();
+        let ys: Vec<f64> = design.iter().map(|x| 1.0 - 2.0 * x[1] + 0.5 * x[2]).collect();
+        let fit = linear_fit(&design, &ys).unwrap();
+        for (b, want) in fit.coefficients.iter().zip([1.0, -2.0, 0.5]) {
+            assert!((b - want).abs() < 1e-12, "{:?}", fit.coefficients);
+        }
+        let (lo, hi) = fit.interval(1, 0.05);
+        assert!(hi - lo < 1e-9 && (fit.r2 - 1.0).abs() < 1e-12);
+        // With columns (1, ln x) it is the power-law fit of y: same slope and same interval.
+        let xs = [10.0, 20.0, 50.0, 100.0, 200.0];
+        let noisy: Vec<f64> = xs
+            .iter()
+            .enumerate()
+            .map(|(i, x): (usize, &f64)| 3.0 * x.powf(-0.4) * (1.0 + 0.1 * (i as f64 * 1.9).sin()))
+            .collect();
+        let law = power_law_fit(&xs, &noisy).unwrap();
+        let rows: Vec<Vec<f64>> = xs.iter().map(|x| vec![1.0, x.ln()]).collect();
+        let logs: Vec<f64> = noisy.iter().map(|y| y.ln()).collect();
+        let lin = linear_fit(&rows, &logs).unwrap();
+        let (lo, hi) = lin.interval(1, 0.05);
+        assert!((lin.coefficients[1] - law.exponent).abs() < 1e-10);
+        assert!((lo - law.exponent_lo).abs() < 1e-9 && (hi - law.exponent_hi).abs() < 1e-9);
+        // A column that repeats another, or too few rows, has no fit.
+        let twin: Vec<Vec<f64>> = xs.iter().map(|x| vec![1.0, x.ln(), 2.0 * x.ln()]).collect();
+        assert!(linear_fit(&twin, &logs).is_none());
+        assert!(linear_fit(&rows[..2], &logs[..2]).is_none());
+    }
 
     #[test]
     fn exact_power_law_is_recovered_with_a_tight_interval() {

@@ -102,7 +102,12 @@ fn assert_sharded_equals_whole(tag: &str, args: &[&str], shards: usize, expected
 
 #[test]
 fn wdc_scaling_shards_merge_byte_identical() {
-    assert_sharded_equals_whole("wdc", WDC, 3, &["wdc_scaling.csv", "wdc_scaling_summary.csv"]);
+    assert_sharded_equals_whole(
+        "wdc",
+        WDC,
+        3,
+        &["wdc_scaling.csv", "wdc_scaling_fits.csv", "wdc_scaling_summary.csv"],
+    );
 }
 
 #[test]

@@ -148,3 +148,60 @@ fn the_sampled_estimate_never_exceeds_the_certified_upper_end() {
         assert!(sampled <= upper, "{widths}: sampled {sampled} > upper {upper}");
     }
 }
+
+/// A certified scaling study over k = 2, 3 and two widths: every row is a certified interval
+/// with its tolerance, and both laws are fitted to both certified ends (docs/THEORY.md §17.4),
+/// with the fitted k–n law's exponents inside their own intervals.
+#[test]
+fn a_certified_scaling_study_fits_both_ends() {
+    let dir = scratch("scaling");
+    let out = run(
+        &dir,
+        &[
+            "--quiet",
+            "--out",
+            "s",
+            "wdc",
+            "--k",
+            "2,3",
+            "--n",
+            "8,12",
+            "--trials",
+            "2",
+            "--certify",
+            "--tol",
+            "0.05",
+            "--pairs",
+            "200",
+            "--refine-steps",
+            "20",
+        ],
+    );
+    assert_ok(&out);
+    let rows = read(&dir.join("s/wdc_scaling.csv"));
+    let lower = column(&rows, "certified_interval", "epsilon");
+    let upper = column(&rows, "certified_interval", "epsilon_upper");
+    let tol = column(&rows, "certified_interval", "tol");
+    assert_eq!(lower.len(), 8, "every setting certified: {rows}");
+    for ((lo, hi), t) in lower.iter().zip(&upper).zip(&tol) {
+        assert!(
+            lo <= hi && hi - lo <= t + 1e-12 && *t == 0.05,
+            "[{lo}, {hi}] with tol {t}"
+        );
+    }
+    let fits = read(&dir.join("s/wdc_scaling_fits.csv"));
+    for series in ["certified_upper", "certified_lower"] {
+        let count = |law: &str| {
+            fits.lines()
+                .filter(|l| l.contains(&format!(",{series},{law},")))
+                .count()
+        };
+        assert_eq!(count("C k^a n^c (ln n)^(1/2)"), 3, "{series}: {fits}");
+        assert_eq!(count("C (k ln n / n)^b"), 2, "{series}: {fits}");
+    }
+    for line in fits.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let [estimate, lo, hi]: [f64; 3] = [5, 6, 7].map(|i| cells[i].parse().unwrap());
+        assert!(lo <= estimate && estimate <= hi && cells[8] == "4", "{line}");
+    }
+}

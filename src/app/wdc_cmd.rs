@@ -17,7 +17,8 @@ use crate::conditions::certify_boxes::{
 use crate::conditions::certify_check::CertificateFile;
 use crate::conditions::wdc::{DENSE_MAX_INPUT, Domain, WdcEstimate, WdcSearch, estimate_layer};
 use crate::conditions::wdc_scaling::{
-    ScalingRow, ScalingStudy, StudyPlan, default_box_tolerance, fit_widths, summarize,
+    FitSeries, LawFit, LawFitRow, ScalingRow, ScalingStudy, SettingSummary, StudyPlan, default_box_tolerance, fit_laws,
+    fit_widths, summarize,
 };
 use crate::core::network::Network;
 use crate::error::{Error, Result};
@@ -663,8 +664,12 @@ fn finalize(
     let rows: Vec<ScalingRow> = collect(study, folders)?.into_iter().map(|(_, row)| row).collect();
     let summary = summarize(&rows);
     let fits = fit_widths(&summary);
+    let laws = fit_laws(&summary);
     out.write_csv("wdc_scaling.csv", &rows)?;
     out.write_csv("wdc_scaling_summary.csv", &summary)?;
+    let law_rows: Vec<LawFitRow> = laws.iter().flat_map(|f| f.rows(study.config.seed)).collect();
+    out.write_csv("wdc_scaling_fits.csv", &law_rows)?;
+    certified_plot(&out, &summary, &laws)?;
     let series: Vec<Series> = fits
         .iter()
         .flat_map(|f| {
@@ -718,10 +723,86 @@ fn finalize(
             ),
         };
     }
-    let json = serde_json::json!({ "command": "wdc scaling", "out": dir, "summary": summary, "fits": fits });
+    for f in &laws {
+        human += &law_line(f);
+    }
+    let json = serde_json::json!({
+        "command": "wdc scaling", "out": dir, "summary": summary, "fits": fits, "laws": law_rows,
+    });
     Ok(Outcome {
         human,
         json,
         exit_code: 0,
     })
+}
+
+/// One line of the fitted laws: each parameter with its 95% interval.
+fn law_line(f: &LawFit) -> String {
+    let parameters: Vec<String> = f
+        .law
+        .parameters()
+        .iter()
+        .zip(f.rows(0))
+        .map(|(name, r)| format!("{name} = {:.3} [{:.3}, {:.3}]", r.estimate, r.ci95_lo, r.ci95_hi))
+        .collect();
+    format!(
+        "  {} fit of ε ≈ {} over {} settings: {} (95% t intervals; R² = {:.3})\n",
+        f.series.label(),
+        f.law.label(),
+        f.fit.points,
+        parameters.join(", "),
+        f.fit.r2
+    )
+}
+
+/// `wdc_scaling_certified.png`: per certified k, the mean upper and lower ends against n with
+/// the k–n law fitted to the upper ends (nothing when no setting was certified).
+fn certified_plot(out: &OutputDir, summary: &[SettingSummary], laws: &[LawFit]) -> Result<()> {
+    let certified: Vec<&SettingSummary> = summary.iter().filter(|s| s.epsilon_upper_mean.is_some()).collect();
+    if certified.is_empty() {
+        return Ok(());
+    }
+    let mut ks: Vec<usize> = certified.iter().map(|s| s.k).collect();
+    ks.dedup();
+    let upper_law = laws
+        .iter()
+        .find(|f| f.series == FitSeries::CertifiedUpper && f.law == crate::conditions::wdc_scaling::Law::PowerKn);
+    let series: Vec<Series> = ks
+        .iter()
+        .flat_map(|&k| {
+            let sel: Vec<&&SettingSummary> = certified.iter().filter(|s| s.k == k).collect();
+            let mut lines = vec![
+                Series {
+                    label: format!("k = {k}: certified upper end (mean)"),
+                    points: sel
+                        .iter()
+                        .filter_map(|s| Some((s.n as f64, s.epsilon_upper_mean?)))
+                        .collect(),
+                },
+                Series {
+                    label: format!("k = {k}: certified lower end (mean)"),
+                    points: sel.iter().map(|s| (s.n as f64, s.epsilon_mean)).collect(),
+                },
+            ];
+            lines.extend(upper_law.map(|f| {
+                Series {
+                    label: format!("k = {k}: fitted {} (upper ends)", f.law.label()),
+                    points: sel
+                        .iter()
+                        .map(|s| (s.n as f64, f.law.predict(&f.fit.coefficients, k, s.n)))
+                        .collect(),
+                }
+            }));
+            lines
+        })
+        .collect();
+    line_plot(
+        &out.file("wdc_scaling_certified.png"),
+        "Certified WDC epsilon vs width",
+        "n",
+        "epsilon",
+        &series,
+        true,
+        true,
+    )
 }
