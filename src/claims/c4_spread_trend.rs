@@ -182,6 +182,19 @@ fn spread_series(label: &str, rungs: &[RungSummary], value: fn(&RungSummary) -> 
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_shipped_spec_parses_for_both_protocols() {
+        let spec = Spec::parse(
+            "C4-spread-trend.toml",
+            include_str!("../../verify/C4-spread-trend.toml"),
+        )
+        .expect("spec");
+        assert_eq!(spec.id, "C4");
+        for full in [false, true] {
+            spec.params::<Params>(full).expect("typed parameters");
+        }
+    }
+
     /// Five rungs of `per_rung` instances with spread `c n^slope · e^{±noise}` (alternating
     /// signs, so the noise is deterministic and balanced on every rung).
     fn ladder(slope: f64, noise: f64, per_rung: usize) -> Vec<(f64, Option<f64>, f64)> {

@@ -233,6 +233,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_shipped_spec_parses_for_both_protocols() {
+        let spec = Spec::parse(
+            "C5-negation-premise.toml",
+            include_str!("../../verify/C5-negation-premise.toml"),
+        )
+        .expect("spec");
+        assert_eq!(spec.id, "C5");
+        for full in [false, true] {
+            spec.params::<Params>(full).expect("typed parameters");
+        }
+    }
+
+    #[test]
     fn every_judged_minimum_holding_passes() {
         let cases: Vec<Negation> = (0..30)
             .map(|i| negation(1.0, 0.1 + 0.02 * f64::from(i), true))
