@@ -96,7 +96,9 @@ pub fn judge(fits: &[Option<PowerLawFit>], exponent_tol: f64) -> Verdict {
 pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<ClaimReport> {
     validate(&p)?;
     let study = config(&p, seed);
-    let rows = run_study(&study)?;
+    let mut rows = run_study(&study)?;
+    // The search traces are `rrcp_trace.csv`'s; C3 records the rows only.
+    rows.iter_mut().for_each(|r| r.trace = None);
     let csv = dir.write_csv("c3_trials.csv", &rows)?;
     let analysis = analyse(&study, &rows, ALPHA);
     let mut series = Vec::new();
