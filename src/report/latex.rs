@@ -78,7 +78,7 @@ const SYMBOLS: &[(char, &str)] = &[
     ('ŷ', "\\hat{y}"),
 ];
 
-/// `text` as LaTeX: the specials `\ & % $ # _ { } ~ ^` escaped, the symbols of [`SYMBOLS`] as
+/// `text` as LaTeX: the specials `\ & % $ # _ { } ~ ^` escaped, the symbols of `SYMBOLS` as
 /// math, the typographic quotes and dashes as themselves, everything else unchanged.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 4);
