@@ -73,6 +73,48 @@ fn expected_landscape_grid_and_figure() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
 
+/// `--figure-format`: `png` and `svg` write only their own file, `both` (the default) both;
+/// the PNG bytes are the same with or without the SVG; the manifest lists what was written.
+#[test]
+fn figure_format_writes_png_svg_or_both_and_lists_them() {
+    let dir = scratch("figure-format");
+    let land = ["expected", "landscape", "--grid", "11"];
+    for (format, out) in [(None, "both"), (Some("png"), "png"), (Some("svg"), "svg")] {
+        let mut args = vec!["--quiet", "--out", out];
+        if let Some(f) = format {
+            args.extend(["--figure-format", f]);
+        }
+        args.extend(land);
+        assert_ok(&run(&dir, &args));
+    }
+    let listed = |out: &str| -> Vec<String> {
+        let manifest: serde_json::Value = serde_json::from_str(&read(&dir.join(out).join("manifest.json"))).unwrap();
+        let files = manifest["files"].as_array().unwrap();
+        ["landscape.png", "landscape.svg"]
+            .into_iter()
+            .filter(|f| files.iter().any(|x| x == f))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(listed("both"), ["landscape.png", "landscape.svg"]);
+    assert_eq!(listed("png"), ["landscape.png"]);
+    assert_eq!(listed("svg"), ["landscape.svg"]);
+    for out in ["both", "png", "svg"] {
+        for file in ["landscape.png", "landscape.svg"] {
+            let listed = listed(out).iter().any(|f| f == file);
+            assert_eq!(dir.join(out).join(file).exists(), listed, "{out}/{file}");
+        }
+    }
+    let png = |out: &str| std::fs::read(dir.join(out).join("landscape.png")).unwrap();
+    assert_eq!(png("both"), png("png"), "the PNG does not depend on the SVG beside it");
+    let svg = read(&dir.join("svg/landscape.svg"));
+    assert!(
+        svg.starts_with("<svg") && svg.contains("x_1") && svg.contains("x_2"),
+        "axis labels in the SVG"
+    );
+    assert_eq!(svg, read(&dir.join("both/landscape.svg")));
+}
+
 #[test]
 fn net_saves_and_reinspects_a_network() {
     let dir = scratch("net");

@@ -69,6 +69,55 @@ fn tiny_run(dir: &Path, out: &str, threads: &str) {
     assert_ok(&run(dir, &args));
 }
 
+/// `reconstructions.safetensors` holds one unclamped f64 reconstruction and its truth per row
+/// of `reconstruct.csv`, in its order: the metadata names each row, the truth is a digit
+/// (multiples of 1/255 in [0, 1]), the CSV's `error_padded1024` is recomputed from the tensors
+/// to rounding (an 8-bit or clamped copy would miss it by far more), and some reconstruction
+/// leaves [0, 1] (what the PNGs hide).
+fn full_precision_pixels_match_the_rows(path: &Path, rows: &[std::collections::HashMap<String, String>]) {
+    use safetensors::SafeTensors;
+    use safetensors::tensor::Dtype;
+    let bytes = std::fs::read(path).unwrap();
+    let tensors = SafeTensors::deserialize(&bytes).unwrap();
+    let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = meta.metadata().clone().unwrap();
+    assert_eq!(meta["format"], "dpr-audit reconstructions v1");
+    let index: Vec<serde_json::Value> = serde_json::from_str(&meta["rows"]).unwrap();
+    assert_eq!(index.len(), rows.len());
+    let pixels = |name: &str| -> Vec<f64> {
+        let view = tensors.tensor(name).unwrap();
+        assert_eq!((view.dtype(), view.shape()), (Dtype::F64, &[rows.len(), 32, 32][..]));
+        view.data()
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .collect()
+    };
+    let (reconstruction, truth) = (pixels("reconstruction"), pixels("truth"));
+    for (i, (row, named)) in rows.iter().zip(&index).enumerate() {
+        assert_eq!(named["image"].to_string(), row["image"]);
+        assert_eq!(named["m"].to_string(), row["m"]);
+        assert_eq!(named["algorithm"].as_str().unwrap(), row["algorithm"]);
+        assert_eq!(named["selection"].as_str().unwrap(), row["selection"]);
+        let (y_hat, y) = (&reconstruction[i * 1024..][..1024], &truth[i * 1024..][..1024]);
+        for &v in y {
+            assert!(
+                (0.0..=1.0).contains(&v) && (v * 255.0 - (v * 255.0).round()).abs() < 1e-9,
+                "{v}"
+            );
+        }
+        let error = y_hat.iter().zip(y).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / 1024.0;
+        let recorded = num(row, "error_padded1024");
+        assert!(
+            (error - recorded).abs() <= SUM_TOL * recorded.max(f64::MIN_POSITIVE),
+            "row {i}: {error} vs {recorded}"
+        );
+    }
+    assert!(
+        reconstruction.iter().any(|v| !(0.0..=1.0).contains(v)),
+        "no pixel outside [0, 1]"
+    );
+}
+
 #[test]
 fn tiny_protocol_writes_every_file_with_the_expected_rows() {
     let dir = scratch("files");
@@ -114,7 +163,10 @@ fn tiny_protocol_writes_every_file_with_the_expected_rows() {
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png}");
     }
     assert!(!out.join("figure3_m100_objective.png").exists());
+    full_precision_pixels_match_the_rows(&out.join("reconstructions.safetensors"), &rows);
     let manifest: serde_json::Value = serde_json::from_str(&read(&out.join("manifest.json"))).unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    assert!(files.iter().any(|f| f == "reconstructions.safetensors"), "{files:?}");
     assert_eq!(manifest["command"], "mnist reconstruct");
     assert_eq!(manifest["parameters"]["images"], serde_json::json!([0, 3]));
     assert_eq!(

@@ -43,6 +43,31 @@ pub struct GlobalArgs {
     /// Print a machine-readable JSON summary on stdout instead of the human one.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Figures as PNG, SVG (vector, for papers) or both, beside each other.
+    #[arg(long, global = true, value_enum, default_value = "both")]
+    pub figure_format: FigureFormatArg,
+}
+
+/// `--figure-format` (the library's [`crate::report::plot::FigureFormat`], without clap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FigureFormatArg {
+    /// `NAME.png` only.
+    Png,
+    /// `NAME.svg` only.
+    Svg,
+    /// `NAME.png` and `NAME.svg`.
+    Both,
+}
+
+impl From<FigureFormatArg> for crate::report::plot::FigureFormat {
+    fn from(arg: FigureFormatArg) -> Self {
+        match arg {
+            FigureFormatArg::Png => Self::Png,
+            FigureFormatArg::Svg => Self::Svg,
+            FigureFormatArg::Both => Self::Both,
+        }
+    }
 }
 
 /// The subcommands.

@@ -57,6 +57,7 @@ impl Context {
         };
         // The global pool can be built once per process; later calls (tests) keep the first.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+        crate::report::plot::set_figure_format(global.figure_format.into());
         if let Some(out) = &global.out {
             check_location(out)?;
         }

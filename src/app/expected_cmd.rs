@@ -6,8 +6,8 @@ use serde::Serialize;
 use super::cli::{ExpectedCommand, ExpectedLandscapeArgs, RhoArgs};
 use super::context::{Context, Outcome};
 use super::inputs::{at_least, latent_code, positive};
-use crate::core::expected::{expected_gradient, expected_objective, rho_cs, rho_pr, theta_check};
-use crate::core::vector::{norm, scale};
+use crate::core::expected::{expected_grid, expected_objective, grid_axis, rho_cs, rho_pr, theta_check};
+use crate::core::vector::scale;
 use crate::error::Result;
 use crate::limits::{Footprint, MemoryBudget, check_depth, check_grid};
 use crate::report::plot::{Marker, heatmap};
@@ -108,27 +108,21 @@ fn validate_landscape(args: &ExpectedLandscapeArgs, budget: &MemoryBudget) -> Re
 
 fn landscape(ctx: &Context, args: ExpectedLandscapeArgs) -> Result<Outcome> {
     validate_landscape(&args, &ctx.budget)?;
-    let (d, x0, n) = (args.d, args.x0.as_slice(), args.grid);
-    let axis: Vec<f64> = (0..n)
-        .map(|i| -args.range + 2.0 * args.range * i as f64 / (n - 1) as f64)
-        .collect();
-    let rows: Vec<LandscapeRow> = axis
-        .iter()
-        .flat_map(|&x2| axis.iter().map(move |&x1| (x1, x2)))
-        .map(|(x1, x2)| {
-            let x = [x1, x2];
-            LandscapeRow {
-                d,
-                x0_1: x0[0],
-                x0_2: x0[1],
-                x_1: x1,
-                x_2: x2,
-                f_expected: expected_objective(&x, x0, d),
-                h_norm: expected_gradient(&x, x0, d).map(|h| norm(&h)),
-            }
+    let (d, x0, n) = (args.d, [args.x0[0], args.x0[1]], args.grid);
+    let axis = grid_axis(n, args.range);
+    let rows: Vec<LandscapeRow> = expected_grid(&x0, d, args.grid, args.range)
+        .into_iter()
+        .map(|p| LandscapeRow {
+            d,
+            x0_1: x0[0],
+            x0_2: x0[1],
+            x_1: p.x_1,
+            x_2: p.x_2,
+            f_expected: p.f_expected,
+            h_norm: p.h_norm,
         })
         .collect();
-    let neg = scale(-rho_pr(d), x0);
+    let neg = scale(-rho_pr(d), &x0);
     let markers = [
         Marker {
             label: "x0".into(),
@@ -162,20 +156,20 @@ fn landscape(ctx: &Context, args: ExpectedLandscapeArgs) -> Result<Outcome> {
         &markers,
     )?;
     let dir = ctx.finish(out, "expected landscape", &args)?;
-    let f_neg = expected_objective(&neg, x0, d);
+    let f_neg = expected_objective(&neg, &x0, d);
     let human = format!(
         "expected landscape (exact closed forms, docs/THEORY.md §4), d = {d}, {n}×{n} grid on [-{r}, {r}]² → {}\n  F(x0) = {:.3e}   F(-ρ_d x0) = {:.6}   F(0) = {:.6}   ρ_d = {:.10}\n",
         dir.display(),
-        expected_objective(x0, x0, d),
+        expected_objective(&x0, &x0, d),
         f_neg,
-        expected_objective(&[0.0, 0.0], x0, d),
+        expected_objective(&[0.0, 0.0], &x0, d),
         rho_pr(d),
         r = args.range,
     );
     let json = serde_json::json!({
         "command": "expected landscape", "out": dir, "kind": "exact", "d": d, "rho_pr": rho_pr(d),
-        "f_at_x0": expected_objective(x0, x0, d), "f_at_neg_rho_x0": f_neg,
-        "f_at_origin": expected_objective(&[0.0, 0.0], x0, d),
+        "f_at_x0": expected_objective(&x0, &x0, d), "f_at_neg_rho_x0": f_neg,
+        "f_at_origin": expected_objective(&[0.0, 0.0], &x0, d),
     });
     Ok(Outcome {
         human,

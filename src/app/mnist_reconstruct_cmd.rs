@@ -10,7 +10,8 @@
 //!
 //! Writes `reconstruct.csv` (one row per image, m, algorithm, decoder and selection),
 //! `figure2.csv` (means and spreads over the images), `dpr_runs.csv`, `sparse_sweep.csv`,
-//! `timing.csv` (measured seconds per algorithm; not reproducible), the Figure 2 and 3 PNGs and
+//! `timing.csv` (measured seconds per algorithm; not reproducible), the Figure 2 and 3 PNGs,
+//! `reconstructions.safetensors` (every reconstruction and its truth, unclamped f64) and
 //! `manifest.json`.
 
 use std::time::Instant;

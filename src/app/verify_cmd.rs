@@ -1,6 +1,6 @@
 //! `dpr-audit verify`: run every claim of `verify/`, write each claim's CSV and figures into
-//! its own folder and a `SUMMARY.md` table (claim, measured, criterion, statistic, verdict,
-//! figures); with `--replicates R`, the same protocol under R master seeds and the per-claim
+//! its own folder, a `SUMMARY.md` table (claim, measured, criterion, statistic, verdict,
+//! figures) and a booktabs table for papers, `SUMMARY.tex`; with `--replicates R`, the same protocol under R master seeds and the per-claim
 //! agreement of the verdicts.
 
 use std::time::Instant;
@@ -11,6 +11,7 @@ use super::cli::VerifyArgs;
 use super::context::{Context, Outcome};
 use crate::claims::{self, Agreement, ClaimDir, ClaimReport, SPECS, Spec, Verdict};
 use crate::error::{Error, Result};
+use crate::report::latex::summary_table;
 use crate::report::output::OutputDir;
 use crate::report::progress;
 
@@ -211,6 +212,7 @@ pub fn run(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
         markdown += &replicates_markdown(&agreements, &replicate_rows, seconds);
     }
     out.write_text("SUMMARY.md", &markdown)?;
+    out.write_text("SUMMARY.tex", &summary_table(&reports, protocol, ctx.seed))?;
     let dir = ctx.finish(out, "verify", &args)?;
     let mut human = format!(
         "verify ({protocol} protocol, seed {}) → {}\n",

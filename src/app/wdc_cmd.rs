@@ -15,9 +15,9 @@ use crate::conditions::certify_boxes::{
     BoxCertificate, BoxSearch, Budget, MAX_INPUT, MIN_INPUT, Progress, Tolerance, Witness, certify_boxes,
 };
 use crate::conditions::certify_check::CertificateFile;
-use crate::conditions::wdc::{DENSE_MAX_INPUT, Domain, WdcEstimate, WdcSearch, estimate_layer};
+use crate::conditions::wdc::{Domain, WdcEstimate, WdcSearch, estimate_layer};
 use crate::conditions::wdc_scaling::{
-    FitSeries, LawFit, LawFitRow, ScalingRow, ScalingStudy, SettingSummary, StudyPlan, default_box_tolerance, fit_laws,
+    FitSeries, LawFit, LawFitRow, ScalingRow, ScalingStudy, SettingSummary, StudyPlan, default_tolerance, fit_laws,
     fit_widths, summarize,
 };
 use crate::core::network::Network;
@@ -162,13 +162,7 @@ pub fn run(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
 
 /// The search for a layer with `n_in` inputs: the user's budget, or the default for its size.
 fn search(args: &WdcArgs, n_in: usize) -> WdcSearch {
-    let wide = n_in > DENSE_MAX_INPUT;
-    WdcSearch {
-        pairs: args.pairs.unwrap_or(if wide { 2_000 } else { 20_000 }),
-        domain: args.domain,
-        refine_starts: args.refine_starts,
-        refine_steps: args.refine_steps.unwrap_or(if wide { 40 } else { 400 }),
-    }
+    WdcSearch::for_layer(n_in, args.pairs, args.domain, args.refine_starts, args.refine_steps)
 }
 
 fn estimate_rows(est: &[WdcEstimate], base: &LayerRow) -> Vec<LayerRow> {
@@ -206,12 +200,6 @@ fn tolerance(args: &WdcArgs, k: usize) -> Tolerance {
         (_, Some(tol)) => Tolerance::Absolute(tol),
         _ => Tolerance::Absolute(default_tolerance(k)),
     }
-}
-
-/// Default absolute tolerance of a certificate: 1e-3 for k = 2 (exact sectors are cheap),
-/// the box search's defaults for k = 3, 4.
-pub fn default_tolerance(k: usize) -> f64 {
-    if k == 2 { 1e-3 } else { default_box_tolerance(k) }
 }
 
 /// Certifies layer `l`; the box search starts from the sampled-and-refined estimate and

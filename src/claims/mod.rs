@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::{Error, Result};
 use crate::report::output::OutputDir;
-use crate::report::plot::{Series, line_plot};
+use crate::report::plot::{Series, figure_names, line_plot};
 use crate::solvers::instance::InstanceKey;
 
 /// The shipped specs: `(file name, contents)`.
@@ -201,7 +201,8 @@ pub struct ClaimReport {
 
 impl ClaimReport {
     /// The report of the claim `spec` (its id, statement and criterion) with what was measured,
-    /// the verdict and the files written.
+    /// the verdict and the files written; a figure named `NAME.png` stands for the files the
+    /// figure format writes ([`crate::report::plot::figure_names`]).
     pub fn new(spec: &Spec, measured: String, verdict: Verdict, files: Vec<String>, figures: Vec<String>) -> Self {
         Self {
             id: spec.id.clone(),
@@ -210,8 +211,8 @@ impl ClaimReport {
             criterion: spec.criterion.clone(),
             statistic: String::new(),
             verdict,
-            files,
-            figures,
+            files: figure_names(&files),
+            figures: figure_names(&figures),
         }
     }
 

@@ -79,6 +79,27 @@ pub struct WdcSearch {
     pub refine_steps: usize,
 }
 
+impl WdcSearch {
+    /// The search the `wdc` study runs on a layer with `n_in` inputs: `pairs` and
+    /// `refine_steps` as given, else 20 000 pairs and 400 steps, or 2 000 and 40 on the slower
+    /// matrix-free path of layers wider than [`DENSE_MAX_INPUT`].
+    pub fn for_layer(
+        n_in: usize,
+        pairs: Option<usize>,
+        domain: Domain,
+        refine_starts: usize,
+        refine_steps: Option<usize>,
+    ) -> Self {
+        let wide = n_in > DENSE_MAX_INPUT;
+        Self {
+            pairs: pairs.unwrap_or(if wide { 2_000 } else { 20_000 }),
+            domain,
+            refine_starts,
+            refine_steps: refine_steps.unwrap_or(if wide { 40 } else { 400 }),
+        }
+    }
+}
+
 /// Largest input dimension for which the packed outer products are formed; wider layers use
 /// the matrix-free Lanczos path (memory `n k²/2` would be prohibitive, e.g. 500 MB at k = 500).
 pub const DENSE_MAX_INPUT: usize = 48;

@@ -89,6 +89,12 @@ pub fn default_box_tolerance(k: usize) -> f64 {
     if k == 3 { 1e-2 } else { 5e-2 }
 }
 
+/// Default absolute tolerance of a certificate of a layer with `k` inputs: 1e-3 for k = 2
+/// (exact sectors are cheap), [`default_box_tolerance`] for k = 3, 4.
+pub fn default_tolerance(k: usize) -> f64 {
+    if k == 2 { 1e-3 } else { default_box_tolerance(k) }
+}
+
 /// `√(k ln n / n)`.
 pub fn suggested_rate(k: usize, n: usize) -> f64 {
     (k as f64 * (n as f64).ln() / n as f64).sqrt()

@@ -210,6 +210,45 @@ pub fn expected_objective(x: &[f64], x0: &[f64], d: usize) -> f64 {
     0.5 * scale * (r * r + r0 * r0) - scale * r * r0 * kappa(td)
 }
 
+/// `F` and `‖h_{x,x0}‖` at one point `x = (x_1, x_2)` of a square grid ([`expected_grid`]).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct GridPoint {
+    /// First coordinate of `x`.
+    pub x_1: f64,
+    /// Second coordinate of `x`.
+    pub x_2: f64,
+    /// `F(x)`.
+    pub f_expected: f64,
+    /// `‖h_{x,x0}‖`; `None` at `x = 0`, where `F` is not differentiable.
+    pub h_norm: Option<f64>,
+}
+
+/// The `grid` equally spaced points of `[−range, range]` (`grid ≥ 2`), ends included.
+pub fn grid_axis(grid: usize, range: f64) -> Vec<f64> {
+    (0..grid)
+        .map(|i| -range + 2.0 * range * i as f64 / (grid - 1) as f64)
+        .collect()
+}
+
+/// [`expected_objective`] and the norm of [`expected_gradient`] (docs/THEORY.md §4) for a
+/// two-dimensional `x0` on the `grid × grid` points of `[−range, range]²`, `x_1` varying
+/// fastest (the paper's Figure 1). The caller checks `grid ≥ 2` and a finite nonzero `x0`.
+pub fn expected_grid(x0: &[f64; 2], d: usize, grid: usize, range: f64) -> Vec<GridPoint> {
+    let axis = grid_axis(grid, range);
+    axis.iter()
+        .flat_map(|&x_2| axis.iter().map(move |&x_1| (x_1, x_2)))
+        .map(|(x_1, x_2)| {
+            let x = [x_1, x_2];
+            GridPoint {
+                x_1,
+                x_2,
+                f_expected: expected_objective(&x, x0, d),
+                h_norm: expected_gradient(&x, x0, d).map(|h| norm(&h)),
+            }
+        })
+        .collect()
+}
+
 /// Hand–Voroninski's compressed-sensing expected gradient
 /// `h^{CS} = 2^{−d} [−ξ_d x0 + x − ζ_d (‖x0‖/‖x‖) x]` (docs/THEORY.md §4), for comparison.
 pub fn expected_gradient_cs(x: &[f64], x0: &[f64], d: usize) -> Option<Vec<f64>> {

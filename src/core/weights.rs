@@ -223,15 +223,6 @@ fn save_as(
             buffers.push((format!("b{}", i + 1), vec![rows], encode(b.iter().copied(), dtype)));
         }
     }
-    let views: Vec<(String, TensorView<'_>)> = buffers
-        .iter()
-        .map(|(name, shape, bytes)| {
-            (
-                name.clone(),
-                TensorView::new(dtype, shape.clone(), bytes).expect("consistent sizes"),
-            )
-        })
-        .collect();
     let mut meta: HashMap<String, String> = extra.clone().into_iter().collect();
     let acts: Vec<&str> = net.layers().iter().map(|l| l.activation.name()).collect();
     meta.insert("activations".into(), acts.join(","));
@@ -241,6 +232,37 @@ fn save_as(
         "dpr-audit instance v1"
     };
     meta.insert("format".into(), format.into());
+    write_buffers(path, &buffers, meta, dtype)
+}
+
+/// Writes plain F64 tensors (name → shape and row-major values) with `metadata` as a
+/// safetensors file, in one rename, its header in sorted order (the same tensors and metadata
+/// always give the same bytes). Read it back with any safetensors reader (`safetensors.numpy`).
+pub fn save_tensors(path: &Path, tensors: &ExtraTensors, metadata: &BTreeMap<String, String>) -> Result<()> {
+    let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(name, (shape, values))| (name.clone(), shape.clone(), encode(values.iter().copied(), Dtype::F64)))
+        .collect();
+    write_buffers(path, &buffers, metadata.clone().into_iter().collect(), Dtype::F64)
+}
+
+/// Serialises `(name, shape, little-endian bytes)` buffers of one `dtype` with `meta` and
+/// writes them atomically.
+fn write_buffers(
+    path: &Path,
+    buffers: &[(String, Vec<usize>, Vec<u8>)],
+    meta: HashMap<String, String>,
+    dtype: Dtype,
+) -> Result<()> {
+    let views: Vec<(String, TensorView<'_>)> = buffers
+        .iter()
+        .map(|(name, shape, bytes)| {
+            (
+                name.clone(),
+                TensorView::new(dtype, shape.clone(), bytes).expect("consistent sizes"),
+            )
+        })
+        .collect();
     let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| bad(path, e.to_string()))?;
     crate::report::output::write_atomic(path, &canonical_header(&bytes).map_err(|e| bad(path, e))?)
 }

@@ -7,10 +7,12 @@
 //!   grid of 32×32 grey-scale images, blank where the blank image is closer to the truth than
 //!   the reconstruction (the paper's rule, [`super::reconstruct::blank_is_closer`]).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::reconstruct::{Algorithm, ReconstructionRow, Results, SummaryRow, curve_label};
-use crate::error::Result;
+use crate::core::weights::{ExtraTensors, save_tensors};
+use crate::error::{Error, Result};
 use crate::images::PADDED_SIDE;
 use crate::report::output::OutputDir;
 use crate::report::plot::{GridRow, SpreadSeries, image_grid, line_plot_with_spread};
@@ -145,8 +147,61 @@ fn truth_of(rows: &[&ReconstructionRow], image: usize) -> Option<Vec<f64>> {
     rows.iter().find(|r| r.image == image).map(|r| r.truth.clone())
 }
 
+/// The file of every reconstruction and its truth at full precision, beside the figures.
+pub const PIXELS_FILE: &str = "reconstructions.safetensors";
+
+/// Writes every reconstruction `ŷ` and its truth `y_0` unclamped, in f64, as tensors
+/// `reconstruction` and `truth` of shape `[rows, 32, 32]` (row-major pixels): index `i` of both
+/// is row `i` of `reconstruct.csv`, whose `image`, `m`, `algorithm`, `decoder` and `selection`
+/// are repeated in the metadata key `rows` (a JSON list) so the file stands alone.
+pub fn write_pixels(path: &Path, rows: &[ReconstructionRow]) -> Result<()> {
+    let side = PADDED_SIDE;
+    if let Some((i, _)) = rows
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.reconstruction.len() != side * side || r.truth.len() != side * side)
+    {
+        return Err(Error::Trials {
+            path: path.to_path_buf(),
+            reason: format!(
+                "row {i} has no 32×32 reconstruction and truth; the stored run is incomplete: remove its folder and rerun"
+            ),
+        });
+    }
+    let shape = vec![rows.len(), side, side];
+    let stack = |pixels: fn(&ReconstructionRow) -> &[f64]| -> Vec<f64> {
+        rows.iter().flat_map(|r| pixels(r).iter().copied()).collect()
+    };
+    let tensors = ExtraTensors::from([
+        (
+            "reconstruction".to_string(),
+            (shape.clone(), stack(|r| &r.reconstruction)),
+        ),
+        ("truth".to_string(), (shape, stack(|r| &r.truth))),
+    ]);
+    let index: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "image": r.image, "label": r.label, "m": r.m, "algorithm": r.algorithm,
+                "decoder": r.decoder, "selection": r.selection,
+            })
+        })
+        .collect();
+    let metadata = BTreeMap::from([
+        ("format".to_string(), "dpr-audit reconstructions v1".to_string()),
+        ("rows".to_string(), serde_json::to_string(&index)?),
+        (
+            "pixels".to_string(),
+            format!("{side}x{side} padded MNIST, row-major, unclamped f64 (values outside [0, 1] kept)"),
+        ),
+    ]);
+    save_tensors(path, &tensors, &metadata)
+}
+
 /// Writes a run's files into `out` at `prefix` (`""`, or a claim's folder): `reconstruct.csv`,
-/// `figure2.csv`, `dpr_runs.csv` and `sparse_sweep.csv` (when not empty), the Figure 2 PNGs of
+/// `figure2.csv`, `dpr_runs.csv` and `sparse_sweep.csv` (when not empty), [`PIXELS_FILE`]
+/// ([`write_pixels`]), the Figure 2 PNGs of
 /// both selections and metrics, and the Figure 3 grids at each of `figure_m` the run has.
 /// Returns the relative names of all files and of the figures among them.
 pub fn write_reconstruction(
@@ -168,6 +223,8 @@ pub fn write_reconstruction(
         files.push(name("sparse_sweep.csv"));
         out.write_csv(&name("sparse_sweep.csv"), &results.sparse_sweep)?;
     }
+    files.push(name(PIXELS_FILE));
+    write_pixels(&out.file(&files[files.len() - 1]), &results.rows)?;
     let mut figures = Vec::new();
     for selection in [Selection::Objective, Selection::Oracle] {
         for metric in [Metric::Ssim, Metric::Error] {

@@ -2,7 +2,9 @@
 //! optional spread bars) and grids of grey-scale images.
 //!
 //! The output format follows the file extension: `.png` (bitmap) or `.svg` (vector); any
-//! other extension is an error. DejaVu Sans is compiled into the binary and registered as
+//! other extension is an error. A figure requested as `NAME.png` is written as the process's
+//! [`FigureFormat`] says (the CLI's `--figure-format`, default both): `NAME.png`, `NAME.svg`
+//! or both ([`figure_files`]); the PNG bytes do not depend on it. DejaVu Sans is compiled into the binary and registered as
 //! the `sans-serif` family, so PNG text renders on a machine without system fonts.
 //!
 //! Every failure, including inconsistent arguments, is reported as [`Error::Plot`] naming
@@ -11,6 +13,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering as AtomicOrdering};
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};
@@ -419,6 +422,65 @@ fn output_format(path: &Path) -> DrawResult<Format> {
     }
 }
 
+/// The files a figure requested as `NAME.png` becomes: the bitmap, the vector image, or both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FigureFormat {
+    /// `NAME.png` only.
+    Png,
+    /// `NAME.svg` only.
+    Svg,
+    /// `NAME.png` and `NAME.svg`.
+    #[default]
+    Both,
+}
+
+/// The process's figure format, as the discriminant of a [`FigureFormat`] (set once by the
+/// CLI before any figure is drawn, like the global thread pool).
+static FIGURE_FORMAT: AtomicU8 = AtomicU8::new(FigureFormat::Both as u8);
+
+/// Sets the format of every figure requested as `NAME.png` from now on.
+pub fn set_figure_format(format: FigureFormat) {
+    FIGURE_FORMAT.store(format as u8, AtomicOrdering::Relaxed);
+}
+
+/// The process's figure format ([`set_figure_format`]; default [`FigureFormat::Both`]).
+pub fn figure_format() -> FigureFormat {
+    match FIGURE_FORMAT.load(AtomicOrdering::Relaxed) {
+        f if f == FigureFormat::Png as u8 => FigureFormat::Png,
+        f if f == FigureFormat::Svg as u8 => FigureFormat::Svg,
+        _ => FigureFormat::Both,
+    }
+}
+
+/// The files written for a figure requested as `name` under `format`: a `.png` name becomes
+/// the PNG, the SVG beside it, or both (PNG first); any other name is written as it is.
+pub fn figure_files_as(format: FigureFormat, name: &Path) -> Vec<PathBuf> {
+    let is_png = name
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    match (is_png, format) {
+        (false, _) | (true, FigureFormat::Png) => vec![name.to_path_buf()],
+        (true, FigureFormat::Svg) => vec![name.with_extension("svg")],
+        (true, FigureFormat::Both) => vec![name.to_path_buf(), name.with_extension("svg")],
+    }
+}
+
+/// [`figure_files_as`] under the process's [`figure_format`].
+pub fn figure_files(name: &Path) -> Vec<PathBuf> {
+    figure_files_as(figure_format(), name)
+}
+
+/// [`figure_files`] of relative names (as the claims list their files), as strings.
+pub fn figure_names(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .flat_map(|n| figure_files(Path::new(n)))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// Registers the embedded font as `sans-serif` (once per process).
 fn ensure_font() -> DrawResult {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
@@ -441,9 +503,16 @@ trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult;
 }
 
+/// Draws `figure` into each of [`figure_files`] of `path`.
+fn render(path: &Path, size: (u32, u32), figure: &impl Figure) -> Result<()> {
+    figure_files(path)
+        .iter()
+        .try_for_each(|file| render_file(file, size, figure))
+}
+
 /// Draws `figure` into `path` with the backend the extension selects. A file left half
 /// written by a failed drawing is removed.
-fn render(path: &Path, size: (u32, u32), figure: &impl Figure) -> Result<()> {
+fn render_file(path: &Path, size: (u32, u32), figure: &impl Figure) -> Result<()> {
     let fail = |reason: String| plot_error(path, reason);
     let format = output_format(path).map_err(fail)?;
     ensure_font().map_err(fail)?;
@@ -1432,6 +1501,22 @@ mod tests {
                 assert!(reason.contains(needle), "reason {reason:?} lacks {needle:?}")
             }
             other => panic!("expected Error::Plot containing {needle:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_png_figure_becomes_the_files_of_the_format() {
+        let png = Path::new("c2/fig.png");
+        assert_eq!(figure_files_as(FigureFormat::Png, png), [PathBuf::from("c2/fig.png")]);
+        assert_eq!(figure_files_as(FigureFormat::Svg, png), [PathBuf::from("c2/fig.svg")]);
+        assert_eq!(
+            figure_files_as(FigureFormat::Both, png),
+            [PathBuf::from("c2/fig.png"), PathBuf::from("c2/fig.svg")]
+        );
+        // An explicit .svg (or any other name) is written as it is, whatever the format.
+        for format in [FigureFormat::Png, FigureFormat::Svg, FigureFormat::Both] {
+            assert_eq!(figure_files_as(format, Path::new("a.svg")), [PathBuf::from("a.svg")]);
+            assert_eq!(figure_files_as(format, Path::new("t.csv")), [PathBuf::from("t.csv")]);
         }
     }
 
