@@ -202,6 +202,10 @@ fn malformed_values_and_files_are_refused() {
         (&["landscape", "--widths", "2,10,20", "--tau", "2"], "--tau"),
         (&["landscape", "sweep", "--hidden", "10xabc"], "10xabc"),
         (&["verify", "--only", "C42"], "C42"),
+        (
+            &["verify", "--only", "C9", "--models", "no-such-models"],
+            "no-such-models",
+        ),
         (&["sweep", "--config", "missing.toml"], "missing.toml"),
         (&["sweep", "--config", "syntax.toml"], "line 2, key `m`"),
         (&["sweep", "--config", "type.toml"], "line 1, key `k`"),
