@@ -215,6 +215,10 @@ fn malformed_values_and_files_are_refused() {
             "--shard",
         ),
         (&["verify", "--only", "C42"], "C42"),
+        (
+            &["verify", "--only", "C9", "--models", "no-such-models"],
+            "no-such-models",
+        ),
         (&["sweep", "--config", "missing.toml"], "missing.toml"),
         (&["sweep", "--config", "syntax.toml"], "line 2, key `m`"),
         (&["sweep", "--config", "type.toml"], "line 1, key `k`"),

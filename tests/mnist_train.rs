@@ -171,19 +171,22 @@ fn models_dir() -> PathBuf {
 
 #[test]
 fn shipped_decoders_match_their_sha256sums() {
-    let sums = std::fs::read_to_string(models_dir().join("SHA256SUMS")).unwrap();
-    let listed: BTreeMap<&str, &str> = sums
-        .lines()
-        .filter_map(|l| l.split_once("  "))
-        .map(|(s, n)| (n, s))
-        .collect();
-    for kind in [DecoderKind::Vae, DecoderKind::Relu] {
-        let name = kind.file_name();
-        let expected = listed
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} is not in models/SHA256SUMS"));
-        let bytes = std::fs::read(models_dir().join(name)).unwrap();
-        assert_eq!(&mnist::sha256_hex(&bytes), expected, "{name}");
+    // The shipped folder and the one holding the 50-epoch VAE decoder (`verify --models`).
+    for dir in [models_dir(), models_dir().join("epochs50")] {
+        let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
+        let listed: BTreeMap<&str, &str> = sums
+            .lines()
+            .filter_map(|l| l.split_once("  "))
+            .map(|(s, n)| (n, s))
+            .collect();
+        for kind in [DecoderKind::Vae, DecoderKind::Relu] {
+            let name = kind.file_name();
+            let expected = listed
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} is not in {}/SHA256SUMS", dir.display()));
+            let bytes = std::fs::read(dir.join(name)).unwrap();
+            assert_eq!(&mnist::sha256_hex(&bytes), expected, "{}/{name}", dir.display());
+        }
     }
 }
 

@@ -344,6 +344,10 @@ pub struct VerifyArgs {
     /// first seed's.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub replicates: u64,
+    /// Folder of the decoders C9 and C10 search, checked against its SHA256SUMS [default:
+    /// models]; `models/epochs50` holds the 50-epoch VAE decoder (see models/README.md).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
 }
 
 /// `dpr-audit wdc`.

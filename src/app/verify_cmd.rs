@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::cli::VerifyArgs;
 use super::context::{Context, Outcome};
-use crate::claims::{self, Agreement, ClaimDir, ClaimReport, SPECS, Spec, Verdict};
+use crate::claims::{self, Agreement, ClaimDir, ClaimReport, SPECS, Spec, Verdict, image_experiment};
 use crate::error::{Error, Result};
 use crate::report::latex::summary_table;
 use crate::report::output::OutputDir;
@@ -153,7 +153,10 @@ fn replicates_markdown(agreements: &[Agreement], rows: &[ReplicateRow], seconds:
 
 /// Runs `dpr-audit verify`.
 pub fn run(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
-    let specs = selected_specs(args.only.as_deref())?;
+    let mut specs = selected_specs(args.only.as_deref())?;
+    if let Some(models) = &args.models {
+        image_experiment::use_models(specs.iter_mut().map(|(_, s)| s), models);
+    }
     let protocol = if args.full { "full" } else { "quick" };
     let out = ctx.create_out(&ctx.out_dir("verify"))?;
     let bar = progress::bar(specs.len() as u64 * args.replicates, "verify", ctx.quiet);

@@ -77,7 +77,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     }
     let draws = computed_draws(&p, seed, &source)?;
     let checks = c10_checks(&samples(&draws), ALPHA, seed);
-    report(spec, dir, &draws, "c10", &checks, &p.judged_decoder)
+    report(spec, dir, &draws, "c10", &checks, &p)
 }
 
 #[cfg(test)]

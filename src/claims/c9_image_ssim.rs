@@ -82,7 +82,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     }
     let draws = computed_draws(&p, seed, &source)?;
     let checks = c9_checks(&samples(&draws), ALPHA, seed);
-    report(spec, dir, &draws, "c9", &checks, &p.judged_decoder)
+    report(spec, dir, &draws, "c9", &checks, &p)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! | `decoders` | `"vae"`, `"relu"` or `"both"` (the shipped decoders, `models/`) |
 //! | `judged_decoder` | the decoder whose results decide the verdict (the paper's: `"vae"`) |
 //! | `draws` | independent draws of `A` (and of DPR's restarts) per (digit, m), ≥ 2 |
+//! | `models` | folder of the decoders with its `SHA256SUMS` (default `models`; `verify --models DIR` sets it, e.g. `models/epochs50` for the 50-epoch VAE decoder) |
 //!
 //! **Uncertainty** (docs/THEORY.md §15.5). The paper fixes the digits; what is random is `A`
 //! and the restarts. Draw `j` runs the whole experiment under the master seed
@@ -77,6 +78,31 @@ pub struct Params {
     pub judged_decoder: String,
     /// Independent draws of `A` and the restarts per (digit, m).
     pub draws: usize,
+    /// Folder of the decoders, checked against its `SHA256SUMS` ([`MODELS_KEY`]).
+    #[serde(default = "default_models")]
+    pub models: String,
+}
+
+/// The spec key naming the folder of the decoders: `models` unless set (e.g. by `verify
+/// --models DIR`, [`use_models`]).
+pub const MODELS_KEY: &str = "models";
+
+/// The shipped decoders' folder.
+fn default_models() -> String {
+    MODELS_DIR.to_string()
+}
+
+/// Points every image claim among `specs` (those whose protocols name `decoders`) at the
+/// decoders in the folder `models`, in both protocols; the other claims are left as they are.
+pub fn use_models<'a>(specs: impl IntoIterator<Item = &'a mut super::Spec>, models: &Path) {
+    let value = toml::Value::String(models.to_string_lossy().into_owned());
+    for spec in specs {
+        for table in [&mut spec.quick, &mut spec.full] {
+            if table.contains_key("decoders") {
+                table.insert(MODELS_KEY.to_string(), value.clone());
+            }
+        }
+    }
 }
 
 /// A run of the experiment and its summary.
@@ -125,7 +151,7 @@ pub fn computed(params: &Params, seed: u64, source: &Path) -> Result<Arc<Compute
         DataSource::Mnist => mnist::load(&data_dir(), Split::Test)?,
     };
     let digits = all.select(&indices)?;
-    let decoders = decoders::load_choice(Path::new(MODELS_DIR), params.decoders)?;
+    let decoders = decoders::load_choice(Path::new(&params.models), params.decoders)?;
     if !decoders.iter().any(|d| d.name == params.judged_decoder) {
         return Err(bad(format!(
             "key `judged_decoder`: {:?} is not among the decoders run",
@@ -473,15 +499,16 @@ pub fn describe_checks(checks: &[CheckRow]) -> String {
 }
 
 /// Writes the claim's files (draw 0's run and figures, `<prefix>_checks.csv`,
-/// `<prefix>_verdicts.csv`) and assembles its report: the judged decoder's verdict.
+/// `<prefix>_verdicts.csv`) and assembles its report: the verdict of `params`' judged decoder.
 pub fn report(
     spec: &super::Spec,
     dir: &ClaimDir<'_>,
     draws: &[Arc<Computed>],
     prefix: &str,
     checks: &[CheckRow],
-    judged_decoder: &str,
+    params: &Params,
 ) -> Result<super::ClaimReport> {
+    let judged_decoder = params.judged_decoder.as_str();
     let first = &draws[0];
     let (mut files, figures) = write(dir, first)?;
     let verdict_rows = verdicts(checks, judged_decoder, first.results.rows.first().map_or(0, |r| r.seed));
@@ -500,7 +527,8 @@ pub fn report(
             .count()
     };
     let measured = format!(
-        "verdict judged on decoder {judged_decoder} ({} of {} requirements clear, {} on the wrong side; not judged: {}); {} digits ({}) × {} independent draws of A per (digit, m); figures from draw 0",
+        "verdict judged on decoder {judged_decoder} of {}/ ({} of {} requirements clear, {} on the wrong side; not judged: {}); {} digits ({}) × {} independent draws of A per (digit, m); figures from draw 0",
+        params.models,
         count("clears"),
         checks.iter().filter(|c| c.decoder == judged_decoder).count(),
         count("wrong_side"),

@@ -144,4 +144,22 @@ mod tests {
         assert_eq!(all_clear(&[dpr_clears, sparse_above]), Verdict::Fail);
         assert_eq!(all_clear(&[]), Verdict::Inconclusive);
     }
+
+    #[test]
+    fn an_interval_end_on_the_threshold_decides_nothing() {
+        // Both rules are strict: an interval whose end equals the threshold contains it, so it
+        // rejects nothing, and the requirement neither clears nor lies on the wrong side. A
+        // rule that took `≥` for `>` would PASS or FAIL each of these.
+        let cases = [
+            // "above": the 95% interval starts at 0.9; the Bonferroni one ends at 0.9.
+            req(true, (0.9, 0.95), (0.88, 0.97)),
+            req(true, (0.85, 0.89), (0.84, 0.9)),
+            // "below": the 95% interval ends at 0.9; the Bonferroni one starts at 0.9.
+            req(false, (0.85, 0.9), (0.83, 0.92)),
+            req(false, (0.91, 0.95), (0.9, 0.96)),
+        ];
+        for case in cases {
+            assert_eq!(all_clear(&[case]), Verdict::Inconclusive, "{case:?}");
+        }
+    }
 }
