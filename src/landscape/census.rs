@@ -85,6 +85,22 @@ pub struct CensusSettings {
     pub test_radius: f64,
 }
 
+impl CensusSettings {
+    /// The sweeps' census: plain GD at the DPR step of depth `depth` (docs/THEORY.md §6) with
+    /// its default loop, clusters within 1e-3 ‖x0‖, the truth within 1e-4 ‖x0‖, and
+    /// `test_directions` sampled directions of radius 1e-3 for the local-minimum test.
+    pub fn sweep_gd(depth: usize, test_directions: usize) -> Self {
+        CensusSettings {
+            step: crate::solvers::dpr_step(depth, 1.0, 1.0),
+            settings: Method::Gd.default_settings(),
+            cluster_tol: 1e-3,
+            truth_tol: 1e-4,
+            test_directions,
+            test_radius: 1e-3,
+        }
+    }
+}
+
 /// One cluster of GD limits.
 #[derive(Clone, Debug, Serialize)]
 pub struct Cluster {

@@ -10,15 +10,15 @@
 use serde::{Deserialize, Serialize};
 
 use super::census::{CensusSettings, LimitKind, census};
+use super::exact::sweep::wdc_lower_bound;
 use super::grid::{grid_audit, standard_instance};
 use super::probes::Lattice;
-use crate::conditions::wdc::{Domain, WdcSearch, estimate_network};
 use crate::error::Result;
 use crate::exec::Study;
 use crate::report::widths_label;
 use crate::rng::Stream;
+use crate::solvers::Method;
 use crate::solvers::instance::{self, InstanceKey};
-use crate::solvers::{Method, dpr_step};
 
 /// Everything the rows depend on.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -126,18 +126,7 @@ impl Study for LandscapeSweep {
         let inst = standard_instance(widths, m, &key);
         let audit = grid_audit(&inst, &Lattice::new(p.grid, p.range)?, (p.tau, p.margin), 1, &key);
         let (truth_runs, spurious, negation_fails) = census_counts(p, &inst, &key);
-        let wdc = (p.wdc_pairs > 0).then(|| {
-            let search = WdcSearch {
-                pairs: p.wdc_pairs,
-                domain: Domain::Full,
-                refine_starts: 2,
-                refine_steps: 10,
-            };
-            estimate_network(&inst.problem.net, &search, p.seed, &experiment, trial)
-                .iter()
-                .map(|e| e.lower_bound)
-                .fold(0.0, f64::max)
-        });
+        let wdc = wdc_lower_bound(&inst.problem.net, p.wdc_pairs, (p.seed, &experiment, trial));
         Ok(vec![SweepRow {
             seed: p.seed,
             widths: widths_label(widths),
@@ -164,14 +153,7 @@ fn census_counts(p: &SweepPlan, inst: &instance::Instance, key: &InstanceKey<'_>
     if p.census_starts == 0 {
         return (0, 0, 0);
     }
-    let settings = CensusSettings {
-        step: dpr_step(inst.problem.net.depth(), 1.0, 1.0),
-        settings: Method::Gd.default_settings(),
-        cluster_tol: 1e-3,
-        truth_tol: 1e-4,
-        test_directions: 16,
-        test_radius: 1e-3,
-    };
+    let settings = CensusSettings::sweep_gd(inst.problem.net.depth(), 16);
     let starts = instance::starts(Method::Gd, inst.x0.len(), p.census_starts, key);
     let c = census(
         &inst.problem,

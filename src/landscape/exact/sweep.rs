@@ -33,8 +33,8 @@ use crate::landscape::origin::{origin_check, summarise_origin};
 use crate::landscape::probes::random_unit;
 use crate::report::widths_label;
 use crate::rng::Stream;
+use crate::solvers::Method;
 use crate::solvers::instance::{self, Instance, InstanceKey};
-use crate::solvers::{Method, dpr_step};
 use crate::stats::{PowerLawFit, power_law_fit};
 
 /// The experiment name of the sweep's random streams (before `/<widths>/m=<m>`).
@@ -317,14 +317,7 @@ fn gd_census(
     if p.census_starts == 0 {
         return None;
     }
-    let settings = CensusSettings {
-        step: dpr_step(inst.problem.net.depth(), 1.0, 1.0),
-        settings: Method::Gd.default_settings(),
-        cluster_tol: 1e-3,
-        truth_tol: 1e-4,
-        test_directions: 0,
-        test_radius: 1e-3,
-    };
+    let settings = CensusSettings::sweep_gd(inst.problem.net.depth(), 0);
     let starts = instance::starts(Method::Gd, 2, p.census_starts, key);
     let c = census(
         &inst.problem,
