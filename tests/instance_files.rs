@@ -81,3 +81,47 @@ fn solve_round_trip_gives_identical_csvs_at_either_measurement_scale() {
         assert_eq!(read(&a.join("solve.csv")), read(&b.join("solve.csv")));
     }
 }
+
+/// A file the tool did not write is never replaced: `--save-instance` and `net --save` onto
+/// it exit 2, leave it byte for byte, and leave no output folder; a file the tool wrote is
+/// replaced.
+#[test]
+fn a_foreign_file_is_never_overwritten() {
+    let dir = common::scratch_dir("instance-files", "foreign");
+    std::fs::write(dir.join("mine.safetensors"), "precious").unwrap();
+    let instance = [
+        "--quiet",
+        "--out",
+        "a",
+        "landscape",
+        "exact",
+        "--widths",
+        "2,10,30",
+        "--m",
+        "40",
+        "--save-instance",
+        "mine.safetensors",
+    ];
+    let net = [
+        "--quiet",
+        "--out",
+        "n",
+        "net",
+        "--widths",
+        "2,5",
+        "--save",
+        "mine.safetensors",
+    ];
+    for args in [&instance[..], &net[..]] {
+        let out = run(&dir, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(read(&dir.join("mine.safetensors")), "precious", "{args:?}");
+    }
+    assert!(!dir.join("a").exists() && !dir.join("n").exists());
+    let mut ours = instance.to_vec();
+    let last = ours.len() - 1;
+    ours[last] = "ours.safetensors";
+    assert_ok(&run(&dir, &ours));
+    ours[2] = "a2";
+    assert_ok(&run(&dir, &ours));
+}

@@ -205,12 +205,34 @@ fn encode(values: impl Iterator<Item = f64>, dtype: Dtype) -> Vec<u8> {
     }
 }
 
+/// Refuses to replace an existing file that dpr-audit did not write: a network or instance
+/// file is replaced only when its header names one of the tool's formats (`dpr-audit …`).
+fn check_replaceable(path: &Path) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let ours = std::fs::read(path)
+        .ok()
+        .and_then(|bytes| SafeTensors::read_metadata(&bytes).ok())
+        .and_then(|(_, meta)| meta.metadata().as_ref()?.get("format").cloned())
+        .is_some_and(|f| f.starts_with("dpr-audit "));
+    if ours {
+        Ok(())
+    } else {
+        Err(bad(
+            path,
+            "the file exists and was not written by dpr-audit; it is left untouched: choose a new file name or remove it yourself",
+        ))
+    }
+}
+
 fn save_as(
     net: &Network,
     path: &Path,
     (extra, tensors): (&BTreeMap<String, String>, &ExtraTensors),
     dtype: Dtype,
 ) -> Result<()> {
+    check_replaceable(path)?;
     let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (name, (shape, values)) in tensors {
         buffers.push((name.clone(), shape.clone(), encode(values.iter().copied(), Dtype::F64)));
