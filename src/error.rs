@@ -66,6 +66,10 @@ pub enum Error {
         column: String,
         value: String,
     },
+    /// The computation was stopped through its [`crate::cancel::Cancel`] token; no result
+    /// exists (nothing partial is returned).
+    #[error("cancelled: the computation was stopped before its end and produced no result; run it again to completion")]
+    Cancelled,
 }
 
 impl Error {

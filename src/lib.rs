@@ -24,6 +24,7 @@
 //!
 //! - [`core`]: the numerical core (generator, measurements, objective, closed forms, weights I/O).
 //! - [`rng`]: one master seed → one ChaCha stream per `(experiment, trial, stream)`.
+//! - [`cancel`]: a cancellation token the long studies poll (Ctrl-C from Python stops the work).
 //! - [`limits`]: what a run may use: the memory estimate and its budget, the thread cap, the largest depths and grids.
 //! - [`report`]: tidy CSV, the JSON manifest, atomic output folders, progress, plots.
 //! - [`images`]: MNIST (checksummed IDX, fixture, padding), db4 wavelets, SSIM (Wang 2004), pixel errors.
@@ -39,6 +40,7 @@
 #[cfg(feature = "cli")]
 pub mod app;
 pub mod baselines;
+pub mod cancel;
 pub mod claims;
 pub mod conditions;
 pub mod core;

@@ -6,9 +6,9 @@
 //! - arrays arrive as float64 NumPy arrays (the Python layer converts dtypes and orders) and are
 //!   copied into the library's column-major matrices;
 //! - every computation runs on a worker thread inside a local rayon pool of `threads` workers,
-//!   with the GIL released; the calling thread polls `PyErr::check_signals` every 50 ms, so
-//!   Ctrl-C raises `KeyboardInterrupt` at once (the abandoned computation ends on its thread and
-//!   its result is dropped);
+//!   with the GIL released; the calling thread polls `PyErr::check_signals` every 50 ms, and
+//!   Ctrl-C cancels the computation's `dpr_audit::cancel::Cancel` token (watched by every
+//!   thread of the pool), so the work stops at its next poll and `KeyboardInterrupt` is raised;
 //! - library errors become `ValueError` (the caller's input) or `OSError` (the machine), with
 //!   the library's one-line message; a panic is caught and raised as `RuntimeError`;
 //! - results cross as JSON text (the library's serde types), which the Python layer parses.
@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
+use dpr_audit::cancel::Cancel;
 use dpr_audit::conditions::audit::audit_observed;
 use dpr_audit::conditions::certify::{MIN_TOL, certify};
 use dpr_audit::conditions::certify_boxes::{
@@ -29,14 +30,22 @@ use dpr_audit::conditions::rrcp::{SearchMode, SearchSettings, StreamKey, search}
 use dpr_audit::conditions::wdc::{Domain, WdcSearch, estimate_layer};
 use dpr_audit::conditions::wdc_scaling::default_tolerance;
 use dpr_audit::core::expected::{expected_grid, rho_cs, rho_pr, theta_check};
+use dpr_audit::core::instance::save_instance as save_instance_file;
 use dpr_audit::core::measure::{MeasurementScale, Measurements};
 use dpr_audit::core::network::{Activation, Layer, Network, WeightScale, validate_widths};
 use dpr_audit::core::objective::Problem;
 use dpr_audit::core::weights;
-use dpr_audit::limits::{Footprint, MemoryBudget, check_depth, check_grid, check_threads, wdc_search_words};
+use dpr_audit::landscape::Truth;
+use dpr_audit::landscape::census::{CensusSettings, census as run_census};
+use dpr_audit::landscape::exact::exact_landscape;
+use dpr_audit::landscape::exact::sweep::wdc_lower_bound;
+use dpr_audit::limits::{
+    Footprint, MemoryBudget, check_depth, check_grid, check_threads, exact_enumeration_words, lockstep_words,
+    probe_words, wdc_search_words,
+};
 use dpr_audit::rng::{Stream, stream};
 use dpr_audit::solvers::instance::{self, InstanceKey};
-use dpr_audit::solvers::{Method, MethodParams, Selection, check_step, run_origin, solve as solve_runs};
+use dpr_audit::solvers::{Method, MethodParams, Selection, Settings, check_step, run_origin, solve as solve_runs};
 use dpr_audit::{Error, Result};
 use faer::Mat;
 use numpy::ndarray::{Array1, Array2};
@@ -47,6 +56,8 @@ use serde_json::{Value, json};
 
 /// How often the waiting thread checks for Ctrl-C.
 const POLL: Duration = Duration::from_millis(50);
+/// How long Ctrl-C waits for the cancelled computation to stop before raising anyway.
+const STOP_WAIT: Duration = Duration::from_secs(10);
 
 /// A library error as a Python exception carrying the library's message.
 fn raise(e: Error) -> PyErr {
@@ -67,7 +78,10 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Runs `work` on a worker thread inside a rayon pool of `threads` workers (0: one per core),
-/// with the GIL released, raising `KeyboardInterrupt` as soon as Ctrl-C arrives.
+/// with the GIL released. On Ctrl-C the computation's [`Cancel`] token is cancelled: its next
+/// poll (within a block of pairs, a batch of nodes, a solver iteration) stops it, the worker
+/// ends, and `KeyboardInterrupt` is raised once it has (or after [`STOP_WAIT`], should a loop
+/// without a poll hold it longer).
 fn run_detached<T: Send + 'static>(
     py: Python<'_>,
     threads: usize,
@@ -75,16 +89,20 @@ fn run_detached<T: Send + 'static>(
 ) -> PyResult<T> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     check_threads("threads", threads, cores).map_err(raise)?;
+    let token = Cancel::new();
+    let watcher = token.clone();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(if threads == 0 { cores } else { threads })
+        .start_handler(move |_| watcher.watch_on_this_thread())
         .build()
         .map_err(|e| PyOSError::new_err(format!("cannot start {threads} worker threads: {e}")))?;
     let (tx, rx) = mpsc::channel();
+    let runner = token.clone();
     std::thread::Builder::new()
         .name("dpr-audit".into())
         .spawn(move || {
-            let result = catch_unwind(AssertUnwindSafe(|| pool.install(work)));
-            // The receiver is gone only after Ctrl-C: the result is dropped on purpose.
+            let result = catch_unwind(AssertUnwindSafe(|| pool.install(|| runner.run(work))));
+            // The receiver is gone only after Ctrl-C and a stop that outlasted STOP_WAIT.
             let _ = tx.send(result);
         })
         .map_err(|e| PyOSError::new_err(format!("cannot start a worker thread: {e}")))?;
@@ -101,7 +119,14 @@ fn run_detached<T: Send + 'static>(
                     panic_text(payload.as_ref())
                 )));
             }
-            Err(RecvTimeoutError::Timeout) => py.check_signals()?,
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(interrupt) = py.check_signals() {
+                    token.cancel();
+                    // The computation stops at its next poll; its `Cancelled` result is dropped.
+                    let _ = py.detach(move || rx.recv_timeout(STOP_WAIT));
+                    return Err(interrupt);
+                }
+            }
             Err(RecvTimeoutError::Disconnected) => {
                 return Err(PyRuntimeError::new_err(
                     "the dpr-audit worker thread ended without a result",
@@ -546,6 +571,248 @@ fn check_measurements(net: &Network, a: &Mat<f64>) -> Result<()> {
     finite("A", (0..a.ncols()).flat_map(|j| a.col_as_slice(j).iter().copied()))
 }
 
+/// The loop settings of `method` with the caller's overrides, checked: at least one
+/// iteration, tolerances finite and `≥ 0` (0 switches a test off).
+fn loop_settings(
+    method: Method,
+    max_iters: Option<usize>,
+    grad_tol: Option<f64>,
+    f_tol: Option<f64>,
+) -> Result<Settings> {
+    let settings = method.settings_with(max_iters, grad_tol, f_tol, false);
+    at_least(
+        "max_iters",
+        settings.max_iters,
+        1,
+        "allow at least one iteration, e.g. max_iters=1000",
+    )?;
+    for (name, value) in [("grad_tol", settings.grad_tol), ("f_tol", settings.f_tol)] {
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(Error::param(
+                name,
+                value,
+                "give a finite tolerance >= 0 (0 switches the test off)",
+            ));
+        }
+    }
+    Ok(settings)
+}
+
+/// A positive finite number.
+fn positive(name: &'static str, value: f64, example: &str) -> Result<()> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(Error::param(
+            name,
+            value,
+            format!("give a positive number, e.g. {name}={example}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The instance `b = |A x|` of a network, a measurement matrix and a truth `x0` (checked: the
+/// shapes, finite entries, `x0 ≠ 0`); `b` the caller's amplitudes or, without them, the
+/// noiseless `|A G(x0)|`.
+fn instance_problem(net: Network, a: Mat<f64>, x0: &[f64], b: Option<Vec<f64>>) -> Result<Problem> {
+    check_measurements(&net, &a)?;
+    let k = net.latent_dim();
+    if x0.len() != k {
+        return Err(Error::param(
+            "x0",
+            format!("an array of length {}", x0.len()),
+            format!("x0 is a latent code of the network: give k = {k} numbers"),
+        ));
+    }
+    finite("x0", x0.iter().copied())?;
+    if x0.iter().all(|&v| v == 0.0) {
+        return Err(Error::param(
+            "x0",
+            "0",
+            "x0 must be nonzero (b = |A G(0)| = 0 carries no signal)",
+        ));
+    }
+    let meas = Measurements {
+        a,
+        scale: MeasurementScale::Normalized,
+    };
+    let problem = match b {
+        Some(b) => {
+            if b.len() != meas.a.nrows() {
+                return Err(Error::param(
+                    "b",
+                    format!("an array of length {}", b.len()),
+                    format!("b holds one amplitude per row of A: give {} values", meas.a.nrows()),
+                ));
+            }
+            finite("b", b.iter().copied())?;
+            Problem { net, meas, b }
+        }
+        None => Problem::noiseless(net, meas, x0),
+    };
+    problem.check_finite("x0", x0)?;
+    Ok(problem)
+}
+
+/// Every critical point of `f` on a `k = 2` instance, exactly (the CLI's `landscape exact`):
+/// the study's summary as JSON. The WDC lower bound behind the `K₂` estimates uses the CLI's
+/// streams (`"landscape/wdc"`, trial 0).
+#[pyfunction]
+#[pyo3(signature = (network, a, x0, b, tau, wdc_pairs, seed, threads))]
+#[allow(clippy::too_many_arguments)]
+fn landscape_exact(
+    py: Python<'_>,
+    network: &PyNetwork,
+    a: PyReadonlyArray2<'_, f64>,
+    x0: PyReadonlyArray1<'_, f64>,
+    b: Option<PyReadonlyArray1<'_, f64>>,
+    tau: f64,
+    wdc_pairs: usize,
+    seed: u64,
+    threads: usize,
+) -> PyResult<String> {
+    let net = (*network.net).clone();
+    let (a, x0, b) = (matrix(&a), vector(&x0), b.as_ref().map(vector));
+    let (problem, truth) = guarded(|| {
+        dpr_audit::landscape::exact::check_network(&net)?;
+        let widths = net.widths();
+        let m = a.nrows();
+        budget().check(&Footprint::new().words(
+            "A",
+            m,
+            "the sectors and the blocked A Λ products",
+            exact_enumeration_words(&widths, m),
+        ))?;
+        if !(tau.is_finite() && tau > 0.0 && tau < 1.0) {
+            return Err(Error::param("tau", tau, "give a threshold in (0, 1), e.g. tau=0.01"));
+        }
+        let problem = instance_problem(net, a, &x0, b)?;
+        let truth = Truth::new(&x0, problem.net.depth());
+        Ok((problem, truth))
+    })?;
+    run_detached(py, threads, move || {
+        let epsilon = wdc_lower_bound(&problem.net, wdc_pairs, (seed, "landscape/wdc", 0));
+        let land = exact_landscape(&problem, &truth, tau, epsilon)?;
+        Ok(serde_json::to_string(&land.summary(&truth, epsilon))?)
+    })
+}
+
+/// Plain GD from `starts` random starts and the clusters of its limits (the CLI's
+/// `landscape census`, streams of experiment `"landscape"`, trial 0, and `"landscape/census"`):
+/// every run and every cluster, with its certified-minimum status and its basin share, as JSON.
+#[pyfunction]
+#[pyo3(signature = (network, a, x0, b, starts, step, max_iters, grad_tol, f_tol, cluster_tol, truth_tol,
+                    test_directions, test_radius, seed, threads))]
+#[allow(clippy::too_many_arguments)]
+fn census(
+    py: Python<'_>,
+    network: &PyNetwork,
+    a: PyReadonlyArray2<'_, f64>,
+    x0: PyReadonlyArray1<'_, f64>,
+    b: Option<PyReadonlyArray1<'_, f64>>,
+    starts: usize,
+    step: Option<f64>,
+    max_iters: usize,
+    grad_tol: Option<f64>,
+    f_tol: Option<f64>,
+    cluster_tol: f64,
+    truth_tol: f64,
+    test_directions: usize,
+    test_radius: f64,
+    seed: u64,
+    threads: usize,
+) -> PyResult<String> {
+    let net = (*network.net).clone();
+    let (a, x0, b) = (matrix(&a), vector(&x0), b.as_ref().map(vector));
+    let (problem, settings) = guarded(|| {
+        at_least("starts", starts, 1, "use at least one start, e.g. starts=200")?;
+        at_least(
+            "test_directions",
+            test_directions,
+            1,
+            "test at least one direction, e.g. test_directions=64",
+        )?;
+        positive("cluster_tol", cluster_tol, "1e-3")?;
+        positive("truth_tol", truth_tol, "1e-4")?;
+        positive("test_radius", test_radius, "1e-3")?;
+        let loop_settings = loop_settings(Method::Gd, Some(max_iters), grad_tol, f_tol)?;
+        let widths = net.widths();
+        let (k, m) = (net.latent_dim(), a.nrows());
+        budget().check(
+            &Footprint::new()
+                .words(
+                    "starts",
+                    starts,
+                    "the runs and their rows",
+                    lockstep_words(starts as f64, &widths, m) + probe_words(starts as f64, k),
+                )
+                .words(
+                    "test_directions",
+                    test_directions,
+                    "the local-minimum test",
+                    test_directions as f64 * k as f64,
+                ),
+        )?;
+        let problem = instance_problem(net, a, &x0, b)?;
+        let params = MethodParams::for_problem(&problem.net, None, &problem.meas, step, 0.01);
+        check_step(params.step)?;
+        let settings = CensusSettings {
+            step: params.step,
+            settings: loop_settings,
+            cluster_tol,
+            truth_tol,
+            test_directions,
+            test_radius,
+        };
+        Ok((problem, settings))
+    })?;
+    run_detached(py, threads, move || {
+        let key = InstanceKey {
+            seed,
+            experiment: "landscape",
+            trial: 0,
+        };
+        let from = instance::starts(Method::Gd, x0.len(), starts, &key);
+        let mut rng = stream(seed, "landscape/census", 0, Stream::Probe);
+        let result = run_census(&problem, &x0, from.as_ref(), &settings, &mut rng);
+        let runs: Vec<Value> = result
+            .runs
+            .iter()
+            .zip(&result.assignment)
+            .enumerate()
+            .map(|(j, (r, c))| {
+                json!({
+                    "start": j, "cluster": c, "x": r.x, "value": r.value, "gradient_norm": r.gradient_norm,
+                    "iterations": r.iterations, "termination": r.termination.name(),
+                })
+            })
+            .collect();
+        Ok(serde_json::to_string(&json!({
+            "step": settings.step, "rho_pr": result.rho, "clusters": result.clusters, "runs": runs,
+        }))?)
+    })
+}
+
+/// Writes an instance file (the CLI's `--instance` format: the network, `A`, `x0` and
+/// `b = |A G(x0)|`, float64), which `dpr-audit … --instance PATH` reads.
+#[pyfunction]
+fn save_instance(
+    network: &PyNetwork,
+    a: PyReadonlyArray2<'_, f64>,
+    x0: PyReadonlyArray1<'_, f64>,
+    path: PathBuf,
+) -> PyResult<()> {
+    let net = (*network.net).clone();
+    let (a, x0) = (matrix(&a), vector(&x0));
+    guarded(|| {
+        let problem = instance_problem(net, a, &x0, None)?;
+        let metadata = BTreeMap::from([
+            ("measurement_scale".to_string(), "normalized".to_string()),
+            ("written_by".to_string(), "dpr_audit (Python)".to_string()),
+        ]);
+        save_instance_file(&problem, &x0, &path, &metadata)
+    })
+}
+
 /// Each hypothesis of Theorem II.1 for `network` (the CLI's `audit`): the rows of `audit.csv`
 /// and the summary, as JSON.
 #[pyfunction]
@@ -613,13 +880,7 @@ fn solve(
         }
         finite("b", b.iter().copied())?;
         at_least("restarts", restarts, 1, "use at least one start, e.g. restarts=5")?;
-        let settings = method.settings_with(max_iters, None, None, false);
-        at_least(
-            "max_iters",
-            settings.max_iters,
-            1,
-            "allow at least one iteration, e.g. max_iters=1000",
-        )?;
+        let settings = loop_settings(method, max_iters, None, None)?;
         let meas = Measurements {
             a,
             scale: MeasurementScale::Normalized,
@@ -718,6 +979,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rrcp, m)?)?;
     m.add_function(wrap_pyfunction!(audit, m)?)?;
     m.add_function(wrap_pyfunction!(solve, m)?)?;
+    m.add_function(wrap_pyfunction!(landscape_exact, m)?)?;
+    m.add_function(wrap_pyfunction!(census, m)?)?;
+    m.add_function(wrap_pyfunction!(save_instance, m)?)?;
     m.add_function(wrap_pyfunction!(expected_rho, m)?)?;
     m.add_function(wrap_pyfunction!(expected_landscape, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

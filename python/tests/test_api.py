@@ -253,6 +253,130 @@ def test_expected_landscape_equals_the_cli(tmp_path):
     np.testing.assert_array_equal(result.axis, np.linspace(-1.5, 1.5, 7))
 
 
+def k2_instance(tmp_path):
+    """A small k = 2 instance, also written as an instance file for the CLI."""
+    net = da.Network.random([2, 20, 40], seed=3)
+    a = np.random.default_rng(8).normal(size=(60, 40)) / math.sqrt(60)
+    x0 = np.array([0.8, -0.6])
+    path = tmp_path / "instance.safetensors"
+    da.save_instance(path, net, a, x0)
+    return net, a, x0, path
+
+
+def test_landscape_exact_equals_the_cli(tmp_path):
+    net, a, x0, path = k2_instance(tmp_path)
+    out = cli(tmp_path, "--seed", 4, "landscape", "exact", "--instance", path, "--wdc-pairs", 100, "--grid", 5)
+    rows = read_csv(out / "critical_points.csv")
+    result = da.landscape_exact(net, a, x0, seed=4, wdc_pairs=100)
+    assert result.kind == "exact" and len(rows) == len(result) > 0
+    for csv_row, row in zip(rows, result):
+        assert csv_row["kind"] == "exact"
+        for column in ("type", "status", "site", "units"):
+            assert csv_row[column] == str(row[column]), column
+        for column in ("x_1", "x_2", "angle", "f", "phi", "f_negated", "margin", "rounding_bound"):
+            assert float(csv_row[column]) == row[column], column
+        assert csv_row["negation_helps"] == str(row["negation_helps"]).lower()
+        assert (csv_row["radius"] == "") == (row["radius"] is None)
+    import json
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"] == result.counts
+    assert (summary["global_min"], summary["global_is_x0"], summary["sectors"]) == (
+        result.global_min, result.global_is_x0, result.sectors)
+    # Noiseless: f(x0) = 0, so x0 is a (the) global minimum.
+    assert result.global_is_x0 and result.x0_found
+    assert result.rows[result.global_min]["f"] < 1e-20
+    assert all(r["type"] == "local_min" for r in result.minima())
+    assert result.counts["local_min"] == len(result.minima())
+
+
+def test_census_equals_the_cli(tmp_path):
+    net, a, x0, path = k2_instance(tmp_path)
+    out = cli(tmp_path, "--seed", 4, "landscape", "census", "--instance", path, "--starts", 12, "--max-iters", 400,
+              "--test-directions", 8)
+    clusters = read_csv(out / "census_clusters.csv")
+    runs = read_csv(out / "census_runs.csv")
+    result = da.census(net, a, x0, starts=12, max_iters=400, test_directions=8, seed=4)
+    assert result.kind == "estimate"
+    assert len(result.runs) == len(runs) == 12
+    for csv_row, run in zip(runs, result.runs):
+        assert float(csv_row["value"]) == run["value"]
+        assert int(csv_row["cluster"]) == run["cluster"]
+        assert int(csv_row["iterations"]) == run["iterations"]
+    assert len(clusters) == len(result) > 0
+    for csv_row, row in zip(clusters, result):
+        assert int(csv_row["members"]) == row["members"]
+        assert csv_row["limit_kind"] == row["kind"]
+        assert csv_row["certificate"] == row["certificate"]
+        for column in ("value", "radius_ratio", "share_estimate", "share_se"):
+            assert float(csv_row[column]) == row[column], column
+        p = row["members"] / 12
+        assert row["share_estimate"] == p
+        assert row["share_se"] == pytest.approx(math.sqrt(p * (1 - p) / 12), rel=1e-14)
+        assert row["certificate"] in ("certified", "not_min", "undecided")
+    assert sum(r["share_estimate"] for r in result) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_save_instance_refuses_a_folder_it_cannot_create(tmp_path):
+    net = da.Network.random([2, 20, 40], seed=3)
+    a = np.ones((5, 40))
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(OSError, match="a-file"):
+        da.save_instance(tmp_path / "a-file" / "i.safetensors", net, a, [1.0, 0.0])
+    with pytest.raises(ValueError, match="k = 2 numbers"):
+        da.save_instance(tmp_path / "i.safetensors", net, a, [1.0, 0.0, 0.0])
+    assert not (tmp_path / "i.safetensors").exists()
+
+
+def test_landscape_and_census_refuse_bad_input():
+    net = da.Network.random([2, 20, 40], seed=3)
+    a = np.random.default_rng(8).normal(size=(60, 40)) / math.sqrt(60)
+    x0 = np.array([0.8, -0.6])
+    rng = np.random.default_rng(9)
+    biased = da.Network([rng.normal(size=(20, 2)), rng.normal(size=(40, 20))], biases=[np.ones(20), None])
+    smooth = da.Network([rng.normal(size=(20, 2)), rng.normal(size=(40, 20))], activations="softplus")
+    cases = [
+        (lambda: da.landscape_exact(da.Network.random([3, 20, 40]), a, [1.0, 0.0, 0.0]), "needs k = 2"),
+        (lambda: da.landscape_exact(biased, a, x0), "bias"),
+        (lambda: da.landscape_exact(smooth, a, x0), "ReLU"),
+        (lambda: da.landscape_exact(net, a[:, :30], x0), r"shape \(m, 40\)"),
+        (lambda: da.landscape_exact(net, a, [np.nan, 1.0]), "finite"),
+        (lambda: da.landscape_exact(net, a, [1.0, 0.0, 2.0]), "k = 2 numbers"),
+        (lambda: da.landscape_exact(net, a, [0.0, 0.0]), "nonzero"),
+        (lambda: da.landscape_exact(net, a.astype(complex), x0), "complex"),
+        (lambda: da.landscape_exact(net, a, x0, b=np.ones(59)), "one amplitude per row"),
+        (lambda: da.landscape_exact(net, a, x0, b=np.full(60, np.inf)), "finite"),
+        (lambda: da.landscape_exact(net, a, x0, tau=2.0), "tau"),
+        (lambda: da.landscape_exact(net, a, np.array([1, "a"], dtype=object)), "object"),
+        (lambda: da.landscape_exact(net, a.ravel(), x0), "2-dimensional"),
+        (lambda: da.census(net, a, x0, starts=0), "starts"),
+        (lambda: da.census(net, a, x0, cluster_tol=-1.0), "cluster_tol"),
+        (lambda: da.census(net, a, x0, max_iters=0), "max_iters"),
+        (lambda: da.census(net, a, x0, grad_tol=float("nan")), "grad_tol"),
+        (lambda: da.census(net, a, x0, test_directions=0), "test_directions"),
+        (lambda: da.census(net, a, np.array([1.0, np.inf])), "finite"),
+        (lambda: da.census(net, a[:5].astype(np.complex64), x0), "complex"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_landscape_exact_accepts_float32_and_fortran_arrays_and_to_pandas():
+    net = da.Network.random([2, 20, 40], seed=3)
+    a = np.random.default_rng(8).normal(size=(60, 40)) / math.sqrt(60)
+    x0 = np.array([0.75, -0.5])  # exact in float32
+    reference = da.landscape_exact(net, a, x0, wdc_pairs=0)
+    fortran = da.landscape_exact(net, np.asfortranarray(a), x0.astype(np.float32), wdc_pairs=0)
+    assert fortran.rows == reference.rows
+    assert all(r["k2_upper_estimate"] is None for r in reference)
+    pandas = pytest.importorskip("pandas")
+    frame = reference.to_pandas()
+    assert isinstance(frame, pandas.DataFrame) and len(frame) == len(reference)
+    assert {"x_1", "x_2", "type", "angle", "radius", "negation_helps", "status", "margin"} <= set(frame.columns)
+    census = da.census(net, a, x0, starts=4, max_iters=200, test_directions=4).to_pandas()
+    assert {"members", "certificate", "share_estimate", "share_se"} <= set(census.columns)
+
+
 def test_to_pandas_when_pandas_is_installed():
     pandas = pytest.importorskip("pandas")
     frame = da.wdc(small_network(), pairs=1000).to_pandas()
@@ -282,25 +406,53 @@ def test_the_gil_is_released_during_a_call():
     assert elapsed < 0.05 or ticks >= 5, (elapsed, ticks)
 
 
-def test_ctrl_c_interrupts_a_long_call(tmp_path):
+LONG_CALLS = {
+    "wdc": "da.wdc(da.Network.random([4, 400, 800], seed=1), pairs=10**5, refine_steps=10**7, threads=1)",
+    "census": "da.census(net, a, x0, starts=5000, max_iters=10**7, threads=1)",
+    "solve": "da.solve(net, a, np.abs(a @ net.generate(x0)), method='gd', restarts=2000, max_iters=10**7, threads=1)",
+}
+
+
+@pytest.mark.parametrize("call", sorted(LONG_CALLS))
+def test_ctrl_c_stops_a_long_call_and_the_next_call_works(call):
+    # Without the cancel token the abandoned computation kept a core busy until its end
+    # (minutes); with it, the worker stops at its next poll, so the process's CPU time stays
+    # flat after KeyboardInterrupt and a new call runs at once.
     script = textwrap.dedent(
-        """
+        f"""
+        import time
+        import numpy as np
         import dpr_audit as da
-        net = da.Network.random([4, 400, 800], seed=1)
+        net = da.Network.random([2, 40, 80], seed=1)
+        a = np.random.default_rng(1).normal(size=(120, 80)) / np.sqrt(120)
+        x0 = np.array([1.0, 0.5])
         print("started", flush=True)
         try:
-            da.wdc(net, pairs=10**5, refine_steps=10**7, threads=1)
+            {LONG_CALLS[call]}
             print("finished")
         except KeyboardInterrupt:
-            print("interrupted", flush=True)
+            stopped = time.perf_counter()
+            cpu = time.process_time()
+            time.sleep(1.0)
+            print("interrupted", time.process_time() - cpu, flush=True)
+            print("next", float(da.expected_rho(3)), flush=True)
         """
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "started"
     time.sleep(1.0)
+    sent = time.perf_counter()
     proc.send_signal(signal.SIGINT)
     try:
         out, _ = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert out.strip() == "interrupted"
+    elapsed = time.perf_counter() - sent
+    lines = out.split("\n")
+    assert lines[0].startswith("interrupted"), out
+    busy = float(lines[0].split()[1])
+    # One second of sleep after the interrupt: a computation still running on its thread would
+    # add about 1 s of CPU time; a stopped one adds almost none.
+    assert busy < 0.3, f"{call}: {busy:.2f} s of CPU in the second after KeyboardInterrupt"
+    assert lines[1].startswith("next 0.")
+    assert elapsed < 20, elapsed

@@ -60,6 +60,9 @@ struct ClusterRow {
     certificate: &'static str,
     certificate_on_kink: bool,
     spread: f64,
+    /// Estimate (with `share_se`) of the probability that a start ends in this cluster.
+    share_estimate: f64,
+    share_se: f64,
     x: String,
 }
 
@@ -203,6 +206,8 @@ fn cluster_row(seed: u64, widths: &str, args: &CensusArgs, rho: f64, index: usiz
         certificate: cl.certificate.name(),
         certificate_on_kink: cl.certificate_on_kink,
         spread: cl.spread,
+        share_estimate: cl.share_estimate,
+        share_se: cl.share_se,
         x: cell_list(&cl.x),
     }
 }

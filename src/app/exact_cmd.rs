@@ -261,32 +261,15 @@ pub fn run(ctx: &Context, args: LandscapeExactArgs) -> Result<Outcome> {
     })
 }
 
-/// The JSON summary (also `summary.json`).
+/// The JSON summary (also `summary.json`): the study's summary with the instance descriptors.
 fn summary_json(
     inst: &InstanceInfo,
     truth: &Truth,
     land: &ExactLandscape,
     epsilon: Option<f64>,
 ) -> Result<serde_json::Value> {
-    let smallest_ratio = land
-        .points
-        .iter()
-        .filter(|p| p.kind != PointType::Flat && p.rounding_bound > 0.0)
-        .map(|p| p.margin / p.rounding_bound)
-        .fold(f64::INFINITY, f64::min);
-    let mut json = serde_json::json!({
-        "command": "landscape exact", "kind": "exact", "x0": truth.x0,
-        "counts": land.counts, "sectors": land.sectors, "per_source": land.per_source,
-        "narrowest_sector_width": land.narrowest_width, "narrowest_sector_angle": land.narrowest_angle,
-        "coincidences": land.coincidences, "angle_tolerance": land.angle_tolerance,
-        "global_min": land.global_min, "global_is_x0": land.global_is_x0, "global_unique": land.global_unique,
-        "x0_found": land.x0_found, "f_origin": land.f_origin,
-        "origin": "local maximum: D_u f(0) = -<|A G(u)|, b> <= 0 for every u (an identity, not evidence)",
-        "smallest_margin_ratio": smallest_ratio.is_finite().then_some(smallest_ratio),
-        "wdc_epsilon_lower_bound": epsilon,
-        "k2_kind": "upper estimate: dist(x, -rho_d x0) / (d^14 eps^(1/4) |x0|) with eps a sampled lower bound",
-        "critical_points": land.points,
-    });
+    let mut json = land.summary(truth, epsilon);
+    json["command"] = "landscape exact".into();
     if let (Some(a), serde_json::Value::Object(b)) = (json.as_object_mut(), serde_json::to_value(inst)?) {
         a.extend(b);
     }
@@ -315,7 +298,7 @@ fn draw_profile(out: &OutputDir, inst: &InstanceInfo, land: &ExactLandscape) -> 
             inst.widths, inst.m, inst.seed
         ),
         "polar angle of u (rad)",
-        "phi(u)",
+        "phi(u) = min_r f(r u) (units of b²)",
         &[Series {
             label: "phi".into(),
             points: curve,
@@ -380,19 +363,19 @@ fn draw_plane(
             "f with its critical points — widths {}, m = {}, seed {}",
             inst.widths, inst.m, inst.seed
         ),
-        "x_1 / |x0|",
-        "x_2 / |x0|",
+        "x_1 (units of |x0|)",
+        "x_2 (units of |x0|)",
         &axis,
         &axis,
         [
             Panel {
                 title: "f",
-                value_label: "f(x)",
+                value_label: "f(x) (units of b²)",
                 values: &values,
             },
             Panel {
                 title: "log10 f",
-                value_label: "log10 f(x)",
+                value_label: "log10 f(x) (f in units of b²)",
                 values: &logs,
             },
         ],

@@ -147,9 +147,9 @@ fn landscape(ctx: &Context, args: ExpectedLandscapeArgs) -> Result<Outcome> {
     heatmap(
         &out.file("landscape.png"),
         &title,
-        "x_1",
-        "x_2",
-        "F(x)",
+        "x_1 (latent units)",
+        "x_2 (latent units)",
+        "F(x) (units of |x0|²)",
         &axis,
         &axis,
         &values,

@@ -1051,7 +1051,7 @@ impl Figures<'_> {
             })
             .collect();
         let (x_label, y_label) = match kind {
-            SetKind::Grid => ("x_1 / |x0|", "x_2 / |x0|"),
+            SetKind::Grid => ("x_1 (units of |x0|)", "x_2 (units of |x0|)"),
             _ => ("s (along x0, units of |x0|)", "t (along e ⊥ x0, units of |x0|)"),
         };
         let title = format!(
@@ -1069,12 +1069,12 @@ impl Figures<'_> {
         let panels = [
             Panel {
                 title: "f (empirical)",
-                value_label: "f(x)",
+                value_label: "f(x) (units of b²)",
                 values: &f,
             },
             Panel {
                 title: "F (expected, closed form)",
-                value_label: "F(x)",
+                value_label: "F(x) (units of b²)",
                 values: &big_f,
             },
         ];

@@ -44,7 +44,7 @@ fn figures(out: &OutputDir, sizes: &[SizeRow]) -> Result<()> {
     plot::line_plot(
         &out.file("landscape_sweep_radii.png"),
         "Neighbourhoods against width",
-        "first hidden width n_1",
+        "first hidden width n_1 (neurons)",
         "radius (latent units)",
         &radii,
         true,
@@ -53,8 +53,8 @@ fn figures(out: &OutputDir, sizes: &[SizeRow]) -> Result<()> {
     plot::line_plot(
         &out.file("landscape_sweep_gap.png"),
         "Empirical f against expected F",
-        "first hidden width n_1",
-        "mean |f - F| / F(0)",
+        "first hidden width n_1 (neurons)",
+        "mean |f - F| / F(0) (dimensionless)",
         &[line("grid mean of |f - F| / F(0)", &|s| Some(s.mean_f_gap))],
         true,
         true,

@@ -107,7 +107,7 @@ pub fn run(ctx: &Context, args: MnistSyntheticArgs) -> Result<Outcome> {
             p.n, p.trials
         ),
         "m (measurements)",
-        "success rate (estimate; bars: Wilson 95%)",
+        "success rate (fraction; bars: Wilson 95%)",
         &series(&results.rates),
         true,
         false,

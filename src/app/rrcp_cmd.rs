@@ -271,7 +271,7 @@ fn scaling_plot(out: &OutputDir, scaling: &[ScalingRow], fits: &[FitRow], widths
         &out.file("rrcp_scaling.png"),
         &format!("RRCP ε (lower bound) vs m, network {widths}"),
         "m (measurements)",
-        "epsilon = sup / L",
+        "epsilon = sup / L (dimensionless)",
         &series,
         true,
         true,

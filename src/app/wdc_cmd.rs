@@ -677,8 +677,8 @@ fn finalize(
     line_plot(
         &out.file("wdc_scaling.png"),
         "WDC epsilon vs width",
-        "n",
-        "epsilon",
+        "layer width n (neurons)",
+        "WDC epsilon (dimensionless)",
         &series,
         true,
         true,
@@ -787,8 +787,8 @@ fn certified_plot(out: &OutputDir, summary: &[SettingSummary], laws: &[LawFit]) 
     line_plot(
         &out.file("wdc_scaling_certified.png"),
         "Certified WDC epsilon vs width",
-        "n",
-        "epsilon",
+        "layer width n (neurons)",
+        "WDC epsilon (dimensionless)",
         &series,
         true,
         true,

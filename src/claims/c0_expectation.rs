@@ -275,7 +275,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     let figure = dir.line_figure(
         "c0_zscores.png",
         "C0: Monte Carlo vs closed form",
-        ("theta / pi", "max |z|"),
+        ("angle theta (units of pi rad)", "max |z| (standard errors)"),
         &series,
         (false, false),
     )?;

@@ -196,7 +196,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     let figure = dir.line_figure(
         "c1_ray.png",
         "C1: 2^(d+1) F(-r x0), |x0| = 1 (minimum at r = rho_d)",
-        ("r", "2^(d+1) F"),
+        ("r (units of |x0|)", "2^(d+1) F (units of |x0|²)"),
         &ray_series(&p),
         (false, false),
     )?;

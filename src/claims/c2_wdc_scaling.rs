@@ -182,7 +182,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     let figure = dir.line_figure(
         "c2_epsilon_vs_n.png",
         "C2: WDC epsilon vs width (mean over trials)",
-        ("n", "epsilon"),
+        ("layer width n (neurons)", "WDC epsilon (dimensionless)"),
         &series,
         (true, true),
     )?;

@@ -141,7 +141,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     let figure = dir.line_figure(
         "c3_epsilon_vs_m.png",
         "C3: RRCP epsilon (lower bounds) vs m",
-        ("m", "epsilon = sup / L"),
+        ("m (measurements)", "epsilon = sup / L (dimensionless)"),
         &series,
         (true, true),
     )?;

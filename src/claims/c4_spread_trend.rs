@@ -121,7 +121,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     let figure = dir.line_figure(
         "c4_spread.png",
         "C4: spread of the spurious minima around -rho_d x0 against n_1",
-        ("first hidden width n_1", "spread (units of |x0|)"),
+        ("first hidden width n_1 (neurons)", "spread (units of |x0|)"),
         &[
             spread_series("median spread (zeros included)", &rungs, |s| s.spread_median),
             spread_series("largest spread", &rungs, |s| s.spread_max),

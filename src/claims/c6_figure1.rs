@@ -104,7 +104,10 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     let figure = dir.line_figure(
         "c6_gap.png",
         "Figure 1: empirical f approaches the expected F",
-        ("first hidden width n_1", "mean |f - F| / F(0)"),
+        (
+            "first hidden width n_1 (neurons)",
+            "mean |f - F| / F(0) (dimensionless)",
+        ),
         &series,
         (true, true),
     )?;

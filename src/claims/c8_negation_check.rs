@@ -193,7 +193,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
     let figure = dir.line_figure(
         "c8_dpr_vs_gd.png",
         "C8: success rate of DPR vs GD (same instances and starts)",
-        ("m", "success rate (estimate)"),
+        ("m (measurements)", "success rate (fraction of instances, estimate)"),
         &series,
         (true, false),
     )?;

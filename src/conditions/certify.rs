@@ -306,6 +306,7 @@ pub fn certify(w: MatRef<'_, f64>, tol: f64) -> Certificate {
     let floor = (0..cells.len())
         .into_par_iter()
         .map(|i| {
+            crate::cancel::poll();
             let grams = row_of_grams(&cells, &outer, i);
             grams
                 .iter()
@@ -318,6 +319,7 @@ pub fn certify(w: MatRef<'_, f64>, tol: f64) -> Certificate {
     let rows: Vec<(f64, (f64, f64), f64, u64)> = (0..cells.len())
         .into_par_iter()
         .map(|i| {
+            crate::cancel::poll();
             let grams = row_of_grams(&cells, &outer, i);
             let (ci, hi) = (cells[i].centre(), cells[i].half_width());
             grams.iter().zip(&cells).fold(

@@ -822,6 +822,7 @@ pub fn certify_boxes(
     state.admit(evaluated);
     let mut split = 0u64;
     let stop = loop {
+        crate::cancel::poll();
         let threshold = state.threshold();
         if state.heap.peek().is_none_or(|top| top.upper <= threshold) {
             break Stop::Converged;

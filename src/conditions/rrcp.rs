@@ -846,6 +846,7 @@ fn refine_rep<R: Rng + ?Sized>(
     let mut step = vec![INITIAL_STEP; nc];
     let mut history = Vec::with_capacity(steps);
     for _ in 0..steps {
+        crate::cancel::poll();
         let moved: Vec<usize> = if rng.random::<f64>() < 0.5 {
             vec![rng.random_range(0..nc)]
         } else {
@@ -1007,6 +1008,7 @@ pub fn search(
     let sampled: Vec<Vec<(f64, Rep)>> = (0..blocks)
         .into_par_iter()
         .map(|b| {
+            crate::cancel::poll();
             let count = block.min(settings.tuples - b * block);
             let out = sample_block(net, a, mode, key, b, count);
             on_progress();

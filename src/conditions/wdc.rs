@@ -526,6 +526,7 @@ fn refine(layer: &WdcLayer, start: Candidate, steps: usize, rng: &mut impl Rng) 
     let mut best = start;
     let mut sigma = 1e-2;
     for step in 0..steps {
+        crate::cancel::poll();
         let move_x = step % 2 == 0;
         let base = if move_x { &best.x } else { &best.y };
         let scale = sigma * norm(base);
@@ -604,6 +605,7 @@ pub fn estimate_layer(
     let results: Vec<BlockResult> = (0..blocks)
         .into_par_iter()
         .map(|b| {
+            crate::cancel::poll();
             let mut rng = stream(seed, &key, trial, Stream::Block(b as u32));
             let count = BLOCK.min(search.pairs - b * BLOCK);
             run_block(&w, pre.as_ref(), &mut rng, count, search.refine_starts)

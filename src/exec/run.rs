@@ -145,6 +145,7 @@ pub fn run_shard<S: Study>(
     };
     manifest.write(dir)?;
     missing.par_iter().with_max_len(1).try_for_each(|&id| {
+        crate::cancel::poll();
         let rows = study.run(id)?;
         sink.append(id, &rows)?;
         tick();
@@ -170,6 +171,7 @@ pub fn run_all<S: Study>(study: &S, tick: &(dyn Fn() + Sync)) -> Result<TrialRow
         .into_par_iter()
         .with_max_len(1)
         .map(|id| {
+            crate::cancel::poll();
             let rows = study.run(id)?;
             tick();
             Ok((id, rows))

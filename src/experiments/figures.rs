@@ -73,12 +73,12 @@ pub fn figure2(path: &Path, summary: &[SummaryRow], selection: Selection, metric
     let (title, y_label, log_y) = match metric {
         Metric::Error => (
             format!("Mean error vs m ({images} images, selection: {})", selection.name()),
-            "||y_hat - y||^2 / 1024, 32x32 (mean; bars: min-max)",
+            "||y_hat - y||^2 / 1024 (intensity²; mean, bars: min-max)",
             true,
         ),
         Metric::Ssim => (
             format!("Mean SSIM vs m ({images} images, selection: {})", selection.name()),
-            "SSIM Wang 2004, 32x32 (mean; bars: min-max)",
+            "SSIM, 32x32 (dimensionless; mean, bars: min-max)",
             false,
         ),
     };

@@ -135,6 +135,24 @@ pub struct Cluster {
     pub certificate_on_kink: bool,
     /// Largest spread of the members around the representative, relative to `‖x0‖`.
     pub spread: f64,
+    /// The share of the runs that ended here: an estimate of the probability that a start
+    /// descends into this cluster ([`basin_share`]).
+    pub share_estimate: f64,
+    /// The standard error of `share_estimate`.
+    pub share_se: f64,
+}
+
+/// The basin share of a cluster holding `members` of `runs` GD runs from independent starts
+/// (docs/THEORY.md §16.6): the estimate `p̂ = members / runs` of the probability that a start
+/// ends in the cluster, with its binomial standard error `√(p̂ (1 − p̂) / runs)`. A count of
+/// independent Bernoulli outcomes, so the estimate is unbiased; the error is 0 at `p̂ ∈ {0, 1}`
+/// (use [`crate::stats::wilson_interval`] for an interval there). `(0, 0)` without runs.
+pub fn basin_share(members: usize, runs: usize) -> (f64, f64) {
+    if runs == 0 {
+        return (0.0, 0.0);
+    }
+    let p = members as f64 / runs as f64;
+    (p, (p * (1.0 - p) / runs as f64).sqrt())
 }
 
 /// GD runs from every start and the clusters of their limits.
@@ -218,6 +236,7 @@ fn describe(
     let delta = census.test_radius * norm(&x);
     let local_minimum = directions.iter().all(|u| problem.value(&axpy(&x, delta, u)) > value);
     let certificate = certify_minimum(problem, &x);
+    let (share_estimate, share_se) = basin_share(members.len(), runs.len());
     Cluster {
         members: members.len(),
         representative,
@@ -241,5 +260,28 @@ fn describe(
             .map(|&j| norm(&sub(&runs[j].x, &x)) / scale0)
             .fold(0.0, f64::max),
         x,
+        share_estimate,
+        share_se,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::basin_share;
+
+    /// Tolerance of closed forms evaluated in f64.
+    const TOL: f64 = 1e-15;
+
+    #[test]
+    fn basin_share_is_the_binomial_proportion_and_its_standard_error() {
+        // 25 of 100 runs: p̂ = 1/4, SE = √(1/4 · 3/4 / 100) = √3 / 40.
+        let (p, se) = basin_share(25, 100);
+        assert!(
+            (p - 0.25).abs() < TOL && (se - 3f64.sqrt() / 40.0).abs() < TOL,
+            "{p} {se}"
+        );
+        // Every run in one cluster: certain, no sampling error.
+        assert_eq!(basin_share(7, 7), (1.0, 0.0));
+        assert_eq!(basin_share(0, 0), (0.0, 0.0));
     }
 }

@@ -147,6 +147,7 @@ pub fn heatmap(
 ) -> Result<()> {
     let fail = |reason: String| plot_error(path, reason);
     output_format(path).map_err(fail)?;
+    check_units(&[x_label, y_label, value_label]).map_err(fail)?;
     let layers = Layers {
         markers,
         ..Layers::default()
@@ -218,6 +219,7 @@ pub fn heatmap_pair<'a>(
 ) -> Result<()> {
     let fail = |reason: String| plot_error(path, reason);
     output_format(path).map_err(fail)?;
+    check_units(&[x_label, y_label, panels[0].value_label, panels[1].value_label]).map_err(fail)?;
     let map = |p: Panel<'a>| {
         let labels = Labels {
             title: p.title,
@@ -234,7 +236,38 @@ pub fn heatmap_pair<'a>(
     render(path, HEATMAP_PAIR_SIZE, &figure)
 }
 
+/// Refuses an axis or colour-bar label that does not end with its unit in parentheses: every
+/// figure says what its numbers measure, e.g. `"m (measurements)"`, `"x_1 (units of |x0|)"`,
+/// `"epsilon (dimensionless)"`, `"angle (rad)"`.
+fn check_units(labels: &[&str]) -> std::result::Result<(), String> {
+    // The final parenthesised group, set off by a space: "F (units of b²)" has a unit, "F(x)"
+    // (an argument list) has none.
+    let has_unit = |label: &str| {
+        let label = label.trim_end();
+        let mut depth = 0usize;
+        for (i, c) in label.char_indices().rev() {
+            match c {
+                ')' => depth += 1,
+                '(' if depth == 1 => return label.ends_with(')') && label[..i].ends_with(' '),
+                '(' => depth = depth.saturating_sub(1),
+                _ if depth == 0 => return false,
+                _ => {}
+            }
+        }
+        false
+    };
+    match labels.iter().find(|l| !has_unit(l)) {
+        Some(label) => Err(format!(
+            "axis label {label:?} names no unit: end it with the unit in parentheses, e.g. \"m (measurements)\", \
+             \"epsilon (dimensionless)\", \"angle (rad)\""
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Line plot of several series with points marked and a legend; optional log10 axes (then non-positive points are skipped).
+/// Every axis label ends with its unit in parentheses (`"m (measurements)"`), else the plot
+/// is refused; the same holds for the axis and colour-bar labels of [`heatmap`] and [`heatmap_pair`].
 ///
 /// Non-finite points are always skipped; a series left without points is left out (also from
 /// the legend). It is an error when `series` is empty or no series has a point to draw.
@@ -340,6 +373,7 @@ fn draw_line_plot(
 ) -> Result<()> {
     let fail = |reason: String| plot_error(path, reason);
     output_format(path).map_err(fail)?;
+    check_units(&[x_label, y_label]).map_err(fail)?;
     if curves.is_empty() {
         return Err(fail("no series to plot".into()));
     }
@@ -1505,6 +1539,42 @@ mod tests {
     }
 
     #[test]
+    fn an_axis_label_without_a_unit_is_refused() {
+        let dir = std::env::temp_dir().join(format!("dpr-audit-plot-units-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = dir.join("u.png");
+        let (xs, ys) = ([0.0, 1.0], [0.0, 1.0]);
+        let series = [Series {
+            label: "s".into(),
+            points: vec![(1.0, 1.0), (2.0, 3.0)],
+        }];
+        assert_plot_error(
+            line_plot(&png, "t", "n", "epsilon (dimensionless)", &series, false, false),
+            "axis label \"n\" names no unit",
+        );
+        assert_plot_error(
+            line_plot(&png, "t", "n (neurons)", "epsilon", &series, false, false),
+            "axis label \"epsilon\" names no unit",
+        );
+        assert_plot_error(
+            heatmap(&png, "t", "x (rad)", "y (rad)", "F(x)", &xs, &ys, &[0.0; 4], &[]),
+            "axis label \"F(x)\" names no unit",
+        );
+        assert!(!png.exists(), "a refused figure leaves no file");
+        line_plot(
+            &png,
+            "t",
+            "n (neurons)",
+            "epsilon (dimensionless)",
+            &series,
+            false,
+            false,
+        )
+        .expect("labels with units");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_png_figure_becomes_the_files_of_the_format() {
         let png = Path::new("c2/fig.png");
         assert_eq!(figure_files_as(FigureFormat::Png, png), [PathBuf::from("c2/fig.png")]);
@@ -1527,7 +1597,18 @@ mod tests {
         let values = field(&xs, &ys);
         for name in ["heat.png", "heat.svg"] {
             let path = dir.join(name);
-            heatmap(&path, "f(x, y)", "x", "y", "f", &xs, &ys, &values, &markers()).expect("heat map renders");
+            heatmap(
+                &path,
+                "f(x, y)",
+                "x (latent units)",
+                "y (latent units)",
+                "f (units of b²)",
+                &xs,
+                &ys,
+                &values,
+                &markers(),
+            )
+            .expect("heat map renders");
             assert_written(&path);
         }
         let _ = std::fs::remove_dir_all(&dir);
@@ -1567,18 +1648,28 @@ mod tests {
         let panels = [
             Panel {
                 title: "f",
-                value_label: "f",
+                value_label: "f (units of b²)",
                 values: &values,
             },
             Panel {
                 title: "-f",
-                value_label: "-f",
+                value_label: "-f (units of b²)",
                 values: &other,
             },
         ];
         for name in ["pair.png", "pair.svg"] {
             let path = dir.join(name);
-            heatmap_pair(&path, "two fields", "s", "t", &xs, &ys, panels, &layers).expect("pair renders");
+            heatmap_pair(
+                &path,
+                "two fields",
+                "s (units of |x0|)",
+                "t (units of |x0|)",
+                &xs,
+                &ys,
+                panels,
+                &layers,
+            )
+            .expect("pair renders");
             assert_written(&path);
         }
         let short = [
@@ -1589,7 +1680,16 @@ mod tests {
             panels[1],
         ];
         assert_plot_error(
-            heatmap_pair(&dir.join("bad.png"), "t", "s", "t", &xs, &ys, short, &layers),
+            heatmap_pair(
+                &dir.join("bad.png"),
+                "t",
+                "s (units of |x0|)",
+                "t (units of |x0|)",
+                &xs,
+                &ys,
+                short,
+                &layers,
+            ),
             "values has",
         );
         let _ = std::fs::remove_dir_all(&dir);
@@ -1604,8 +1704,16 @@ mod tests {
         {
             for ext in ["png", "svg"] {
                 let path = dir.join(format!("lines{k}.{ext}"));
-                line_plot(&path, "convergence", "iteration", "error", &series(), log_x, log_y)
-                    .expect("line plot renders");
+                line_plot(
+                    &path,
+                    "convergence",
+                    "iteration (count)",
+                    "error (dimensionless)",
+                    &series(),
+                    log_x,
+                    log_y,
+                )
+                .expect("line plot renders");
                 assert_written(&path);
             }
         }
@@ -1617,13 +1725,57 @@ mod tests {
         let dir = temp_dir("degenerate");
         let (xs, ys) = (grid(3), grid(2));
         let constant = vec![2.5; 6];
-        heatmap(&dir.join("c.png"), "t", "x", "y", "v", &xs, &ys, &constant, &[]).expect("constant field renders");
+        heatmap(
+            &dir.join("c.png"),
+            "t",
+            "x (latent units)",
+            "y (latent units)",
+            "v (dimensionless)",
+            &xs,
+            &ys,
+            &constant,
+            &[],
+        )
+        .expect("constant field renders");
         let zeros = vec![0.0; 6];
-        heatmap(&dir.join("z.svg"), "t", "x", "y", "v", &xs, &ys, &zeros, &[]).expect("zero field renders");
+        heatmap(
+            &dir.join("z.svg"),
+            "t",
+            "x (latent units)",
+            "y (latent units)",
+            "v (dimensionless)",
+            &xs,
+            &ys,
+            &zeros,
+            &[],
+        )
+        .expect("zero field renders");
         let holes = vec![1.0, f64::NAN, 3.0, f64::INFINITY, 5.0, f64::NEG_INFINITY];
-        heatmap(&dir.join("n.png"), "t", "x", "y", "v", &xs, &ys, &holes, &[]).expect("field with holes renders");
+        heatmap(
+            &dir.join("n.png"),
+            "t",
+            "x (latent units)",
+            "y (latent units)",
+            "v (dimensionless)",
+            &xs,
+            &ys,
+            &holes,
+            &[],
+        )
+        .expect("field with holes renders");
         let nothing = vec![f64::NAN; 6];
-        heatmap(&dir.join("all-nan.png"), "t", "x", "y", "v", &xs, &ys, &nothing, &[]).expect("all-NaN field renders");
+        heatmap(
+            &dir.join("all-nan.png"),
+            "t",
+            "x (latent units)",
+            "y (latent units)",
+            "v (dimensionless)",
+            &xs,
+            &ys,
+            &nothing,
+            &[],
+        )
+        .expect("all-NaN field renders");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -1636,11 +1788,19 @@ mod tests {
             points: vec![(1.0, -1.0), (2.0, 0.0), (3.0, f64::NAN)],
         });
         let path = dir.join("skip.png");
-        line_plot(&path, "t", "x", "y", &s, true, true).expect("skips the bad series");
+        line_plot(&path, "t", "x (latent units)", "y (dimensionless)", &s, true, true).expect("skips the bad series");
         assert_written(&path);
         let only_bad = &s[2..];
         assert_plot_error(
-            line_plot(&dir.join("bad.png"), "t", "x", "y", only_bad, false, true),
+            line_plot(
+                &dir.join("bad.png"),
+                "t",
+                "x (latent units)",
+                "y (dimensionless)",
+                only_bad,
+                false,
+                true,
+            ),
             "no series has a finite point",
         );
         let _ = std::fs::remove_dir_all(&dir);
@@ -1652,15 +1812,45 @@ mod tests {
         let (xs, ys) = (grid(4), grid(3));
         let png = dir.join("bad.png");
         assert_plot_error(
-            heatmap(&png, "t", "x", "y", "v", &xs, &ys, &[0.0; 11], &[]),
+            heatmap(
+                &png,
+                "t",
+                "x (latent units)",
+                "y (latent units)",
+                "v (dimensionless)",
+                &xs,
+                &ys,
+                &[0.0; 11],
+                &[],
+            ),
             "values has 11 entries",
         );
         assert_plot_error(
-            heatmap(&png, "t", "x", "y", "v", &xs[..1], &ys, &[0.0; 3], &[]),
+            heatmap(
+                &png,
+                "t",
+                "x (latent units)",
+                "y (latent units)",
+                "v (dimensionless)",
+                &xs[..1],
+                &ys,
+                &[0.0; 3],
+                &[],
+            ),
             "at least 2",
         );
         assert_plot_error(
-            heatmap(&png, "t", "x", "y", "v", &[1.0, 0.0], &ys, &[0.0; 6], &[]),
+            heatmap(
+                &png,
+                "t",
+                "x (latent units)",
+                "y (latent units)",
+                "v (dimensionless)",
+                &[1.0, 0.0],
+                &ys,
+                &[0.0; 6],
+                &[],
+            ),
             "strictly increasing",
         );
         let bad_marker = [Marker {
@@ -1669,23 +1859,57 @@ mod tests {
             y: 0.0,
         }];
         assert_plot_error(
-            heatmap(&png, "t", "x", "y", "v", &xs, &ys, &[0.0; 12], &bad_marker),
+            heatmap(
+                &png,
+                "t",
+                "x (latent units)",
+                "y (latent units)",
+                "v (dimensionless)",
+                &xs,
+                &ys,
+                &[0.0; 12],
+                &bad_marker,
+            ),
             "finite",
         );
         assert_plot_error(
-            heatmap(&dir.join("bad.jpg"), "t", "x", "y", "v", &xs, &ys, &[0.0; 12], &[]),
+            heatmap(
+                &dir.join("bad.jpg"),
+                "t",
+                "x (latent units)",
+                "y (latent units)",
+                "v (dimensionless)",
+                &xs,
+                &ys,
+                &[0.0; 12],
+                &[],
+            ),
             "extension",
         );
         assert_plot_error(
-            line_plot(&dir.join("bad"), "t", "x", "y", &series(), false, false),
+            line_plot(
+                &dir.join("bad"),
+                "t",
+                "x (latent units)",
+                "y (dimensionless)",
+                &series(),
+                false,
+                false,
+            ),
             "extension",
         );
-        assert_plot_error(line_plot(&png, "t", "x", "y", &[], false, false), "no series");
+        assert_plot_error(
+            line_plot(&png, "t", "x (latent units)", "y (dimensionless)", &[], false, false),
+            "no series",
+        );
         let huge = [Series {
             label: "huge".into(),
             points: vec![(-1e308, 0.0), (1e308, 1.0)],
         }];
-        assert_plot_error(line_plot(&png, "t", "x", "y", &huge, false, false), "too wide");
+        assert_plot_error(
+            line_plot(&png, "t", "x (latent units)", "y (dimensionless)", &huge, false, false),
+            "too wide",
+        );
         assert!(!png.exists(), "nothing is written for invalid input");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -1694,7 +1918,15 @@ mod tests {
     fn unwritable_path_is_an_error() {
         let dir = temp_dir("missing");
         let path = dir.join("no-such-dir").join("p.png");
-        let result = line_plot(&path, "t", "x", "y", &series(), false, false);
+        let result = line_plot(
+            &path,
+            "t",
+            "x (latent units)",
+            "y (dimensionless)",
+            &series(),
+            false,
+            false,
+        );
         assert!(matches!(result, Err(Error::Plot { .. })), "{result:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -1732,8 +1964,16 @@ mod tests {
         };
         for (log_y, ext) in [(false, "png"), (true, "svg")] {
             let path = dir.join(format!("spread.{ext}"));
-            line_plot_with_spread(&path, "t", "m", "y", &[rising.clone(), falling.clone()], true, log_y)
-                .expect("spread plot renders");
+            line_plot_with_spread(
+                &path,
+                "t",
+                "m (measurements)",
+                "y (dimensionless)",
+                &[rising.clone(), falling.clone()],
+                true,
+                log_y,
+            )
+            .expect("spread plot renders");
             assert_written(&path);
         }
         // Rising curves fill the upper right: the legend moves down.
@@ -1754,7 +1994,15 @@ mod tests {
             LegendCorner::UpperRight
         );
         assert_plot_error(
-            line_plot_with_spread(&dir.join("none.png"), "t", "x", "y", &[], false, false),
+            line_plot_with_spread(
+                &dir.join("none.png"),
+                "t",
+                "x (latent units)",
+                "y (dimensionless)",
+                &[],
+                false,
+                false,
+            ),
             "no series",
         );
 

@@ -302,6 +302,7 @@ pub fn run<O: Objective>(problem: &O, step: &mut impl Step, starts: MatRef<'_, f
     step.init(x.nrows(), cols);
     let mut trackers: Vec<Tracker> = (0..cols).map(|_| Tracker::new()).collect();
     loop {
+        crate::cancel::poll();
         let active: Vec<usize> = (0..cols).filter(|&j| trackers[j].termination.is_none()).collect();
         if active.is_empty() {
             break;

@@ -90,6 +90,15 @@ fn x_label(grid: &Grid) -> &'static str {
     if grid.relative_m() { "m / n" } else { "m" }
 }
 
+/// [`x_label`] with its unit, for an axis.
+fn axis_label(grid: &Grid) -> &'static str {
+    if grid.relative_m() {
+        "m / n (measurements per output)"
+    } else {
+        "m (measurements)"
+    }
+}
+
 fn same_curve(s: &SuccessRow, t: &TransitionRow) -> bool {
     s.k == t.k && s.widths == t.widths && s.snr_db == t.snr_db && s.restarts == t.restarts && s.method == t.method
 }
@@ -150,8 +159,8 @@ fn success_figure(
             method.name(),
             tag.title
         ),
-        x_label(grid),
-        "success rate",
+        axis_label(grid),
+        "success rate (fraction of trials, estimate)",
         &series,
         wide_grid(a.success.iter().map(|s| x_of(grid, s))),
         false,
@@ -208,9 +217,9 @@ fn phase_figures(out: &OutputDir, prefix: &Path, (grid, a, tag): (&Grid, &Analys
         // geometric grid).
         let log_axis = wide_grid(xs.iter().copied());
         let axis = if log_axis {
-            format!("log10 {}", x_label(grid))
+            format!("log10 {}", axis_label(grid))
         } else {
-            x_label(grid).to_string()
+            axis_label(grid).to_string()
         };
         let cells: Vec<f64> = if log_axis {
             xs.iter().map(|x| x.log10()).collect()
@@ -235,8 +244,8 @@ fn phase_figures(out: &OutputDir, prefix: &Path, (grid, a, tag): (&Grid, &Analys
                 x_label(grid)
             ),
             &axis,
-            "k",
-            "success rate (estimate)",
+            "latent dimension k (count)",
+            "success rate (fraction of trials, estimate)",
             &cells,
             &ys,
             &values,
@@ -308,8 +317,8 @@ fn m_star_figure(out: &OutputDir, prefix: &Path, (grid, a, tag): (&Grid, &Analys
             "m* (50% success) against k{}, log-log, with least-squares fits",
             tag.title
         ),
-        "k",
-        "m*",
+        "latent dimension k (count)",
+        "m* (measurements)",
         &series,
         true,
         true,

@@ -27,6 +27,9 @@ __all__ = [
     "rrcp",
     "audit",
     "solve",
+    "landscape_exact",
+    "census",
+    "save_instance",
     "expected_rho",
     "expected_landscape",
     "Table",
@@ -34,6 +37,8 @@ __all__ = [
     "RrcpResult",
     "AuditResult",
     "SolveResult",
+    "ExactLandscapeResult",
+    "CensusResult",
     "RhoResult",
     "LandscapeResult",
 ]
@@ -261,6 +266,67 @@ class SolveResult(Table):
         return f"SolveResult(method={self.extra['method']!r}, f(x) = {self.value:.6g} at x = {self.x}, {len(self.rows)} runs)"
 
 
+class ExactLandscapeResult(Table):
+    """Every critical point of ``f`` on a ``k = 2`` instance except the origin (a local
+    maximum), in angular order (``dpr-audit landscape exact``): exact closed forms in float64,
+    each point ``certified`` or ``undecided`` in ``status`` (its ``margin`` against its
+    ``rounding_bound``). One row per point, with the columns of ``critical_points.csv``
+    (``x_1``, ``x_2``, ``type``, ``status``, ``angle``, ``radius``, ``f``, ``negation_helps``, …);
+    the instance facts are attributes: ``counts`` (per type), ``sectors``, ``per_source``,
+    ``global_min`` (row index), ``global_is_x0``, ``global_unique``, ``x0_found``,
+    ``f_origin``, ``smallest_margin_ratio``, ``wdc_epsilon_lower_bound``."""
+
+    kind = "exact"
+
+    def __init__(self, data):
+        rows = []
+        for i, p in enumerate(data["critical_points"]):
+            row = {"index": i, "x_1": p["x"][0], "x_2": p["x"][1]}
+            row.update({k: v for k, v in p.items() if k != "x"})
+            row["units"] = ";".join(str(u) for u in p["units"])
+            rows.append(row)
+        facts = {k: v for k, v in data.items() if k not in ("critical_points", "kind")}
+        super().__init__(rows, **facts)
+        for k, v in facts.items():
+            setattr(self, k, v)
+
+    def minima(self):
+        """The local minima (rows), ``x0`` included."""
+        return [r for r in self.rows if r["type"] == "local_min"]
+
+    def __repr__(self):
+        c = self.counts
+        return (f"ExactLandscapeResult(kind='exact', {self.sectors} sectors, {c['local_min']} local minima "
+                f"({c['spurious_min']} spurious), {c['saddle']} saddles, {c['flat']} flat, {c['undecided']} undecided; "
+                f"global minimum is x0: {self.global_is_x0})")
+
+
+class CensusResult(Table):
+    """Plain GD from many random starts and the clusters of its limits (``dpr-audit landscape
+    census``): one row per cluster, with ``certificate`` (``certified``: an exact proof of a
+    strict local minimum, ``not_min``, or ``undecided``), ``kind`` of the limit (``truth`` or
+    ``spurious``), and its basin share ``share_estimate`` with standard error ``share_se`` (an
+    estimate from the starts: ``kind = "estimate"``). Every run is in ``runs``."""
+
+    kind = "estimate"
+
+    def __init__(self, data):
+        rows = []
+        for i, c in enumerate(data["clusters"]):
+            row = {"cluster": i}
+            row.update(c)
+            rows.append(row)
+        super().__init__(rows, step=data["step"], rho_pr=data["rho_pr"], runs=data["runs"])
+        self.runs = data["runs"]
+        self.step = data["step"]
+        self.rho_pr = data["rho_pr"]
+
+    def __repr__(self):
+        parts = [f"  cluster {r['cluster']}: {r['kind']}, {r['members']} runs, share {r['share_estimate']:.3f} "
+                 f"± {r['share_se']:.3f} (estimate), certificate {r['certificate']}" for r in self.rows]
+        return "CensusResult({} runs, {} clusters\n{}\n)".format(len(self.runs), len(self.rows), "\n".join(parts))
+
+
 class RhoResult:
     """``ρ_d`` (phase retrieval), ``ρ_d^{CS}`` and ``θ̌_d`` at depth ``d``: exact closed forms."""
 
@@ -332,6 +398,42 @@ def solve(network, A, b, method="dpr", restarts=1, seed=1, *, max_iters=None, st
     data = _native.solve(_network(network), _array("A", A, 2), _array("b", b, 1), method, int(restarts), int(seed),
                          max_iters, step, float(lr), int(threads))
     return SolveResult(json.loads(data))
+
+
+def _instance(network, A, x0, b):
+    """The arrays of an instance, converted and checked for shape and dtype."""
+    return (_network(network), _array("A", A, 2), _array("x0", x0, 1),
+            None if b is None else _array("b", b, 1))
+
+
+def landscape_exact(network, A, x0, b=None, *, tau=0.01, wdc_pairs=200, seed=1, threads=0):
+    """Every critical point of ``f(x) = ½‖|A G(x)| − b‖²`` for ``k = 2``, exactly
+    (``dpr-audit landscape exact``): bias-free ReLU networks only. ``b`` defaults to the
+    noiseless ``|A G(x0)|``; ``tau`` is the threshold of the exceptional set ``S_τ``;
+    ``wdc_pairs`` sampled pairs per layer give the WDC lower bound behind the ``K₂``
+    estimates (0: none), from the streams of ``seed``."""
+    net, a, x, bb = _instance(network, A, x0, b)
+    data = _native.landscape_exact(net, a, x, bb, float(tau), int(wdc_pairs), int(seed), int(threads))
+    return ExactLandscapeResult(json.loads(data))
+
+
+def census(network, A, x0, b=None, *, starts=200, seed=1, step=None, max_iters=5000, grad_tol=None, f_tol=None,
+           cluster_tol=1e-3, truth_tol=1e-4, test_directions=64, test_radius=1e-3, threads=0):
+    """Plain gradient descent (no negation check) from ``starts`` random starts, drawn as
+    ``dpr-audit landscape census --seed SEED`` draws them, and the clusters of its limits
+    (within ``cluster_tol ‖x0‖``), each with an exact certified-minimum status, a sampled
+    local-minimum test (``test_directions`` at ``test_radius ‖x‖``) and its basin share."""
+    net, a, x, bb = _instance(network, A, x0, b)
+    data = _native.census(net, a, x, bb, int(starts), step, int(max_iters), grad_tol, f_tol, float(cluster_tol),
+                          float(truth_tol), int(test_directions), float(test_radius), int(seed), int(threads))
+    return CensusResult(json.loads(data))
+
+
+def save_instance(path, network, A, x0):
+    """Writes the instance ``(network, A, x0, b = |A G(x0)|)`` in the CLI's format, for
+    ``dpr-audit landscape exact --instance PATH`` (and every command with ``--instance``)."""
+    net, a, x, _ = _instance(network, A, x0, None)
+    _native.save_instance(net, a, x, str(path))
 
 
 def expected_rho(d):

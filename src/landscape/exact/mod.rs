@@ -40,7 +40,7 @@ use self::sectors::{Boundary, Cause, Instance, Sectors, enumerate};
 use super::Truth;
 use super::classify::gradient_scale;
 use crate::core::expected::expected_gradient;
-use crate::core::network::Activation;
+use crate::core::network::{Activation, Network};
 use crate::core::objective::Problem;
 use crate::core::vector::{angle, norm, scale, sub};
 use crate::error::{Error, Result};
@@ -56,10 +56,16 @@ pub const SAME_POINT: f64 = 1e-6;
 /// Two minima whose `f` differ by less than this fraction of `½‖b‖²` tie for the global minimum.
 const TIE: f64 = 1e-10;
 
-/// Refuses an instance the profile argument does not cover (docs/THEORY.md §13.1): `k = 2`,
-/// bias-free ReLU layers (positive homogeneity `G(r u) = r G(u)`).
+/// Refuses an instance the profile argument does not cover (docs/THEORY.md §13.1): its
+/// network must pass [`check_network`].
 pub fn check_instance(problem: &Problem) -> Result<()> {
-    let k = problem.net.latent_dim();
+    check_network(&problem.net)
+}
+
+/// Refuses a network the profile argument does not cover (docs/THEORY.md §13.1): `k = 2`,
+/// bias-free ReLU layers (positive homogeneity `G(r u) = r G(u)`).
+pub fn check_network(net: &Network) -> Result<()> {
+    let k = net.latent_dim();
     if k != 2 {
         return Err(Error::param(
             "latent dimension k",
@@ -68,7 +74,7 @@ pub fn check_instance(problem: &Problem) -> Result<()> {
              whose GD limits carry a certified-minimum status",
         ));
     }
-    for (i, layer) in problem.net.layers().iter().enumerate() {
+    for (i, layer) in net.layers().iter().enumerate() {
         if layer.bias.as_ref().is_some_and(|b| b.iter().any(|&v| v != 0.0)) {
             return Err(Error::param(
                 "network",
@@ -294,6 +300,33 @@ impl ExactLandscape {
         let u = direction(theta);
         let (n, d) = (s.piece.c[0] * u[0] + s.piece.c[1] * u[1], s.piece.m.form(u, u));
         0.5 * r * r * d - r * n + self.f_origin
+    }
+
+    /// The study's summary as JSON (the CLI's `summary.json` less the instance descriptors,
+    /// and the Python package's result): `kind = exact`, the counts, the sectors and their
+    /// sources, the global-minimum facts, the smallest ratio margin / rounding bound over the
+    /// decided points (docs/THEORY.md §13.5), the WDC lower bound `epsilon` behind the `K₂`
+    /// estimates, and every critical point.
+    pub fn summary(&self, truth: &Truth, epsilon: Option<f64>) -> serde_json::Value {
+        let smallest_ratio = self
+            .points
+            .iter()
+            .filter(|p| p.kind != PointType::Flat && p.rounding_bound > 0.0)
+            .map(|p| p.margin / p.rounding_bound)
+            .fold(f64::INFINITY, f64::min);
+        serde_json::json!({
+            "kind": "exact", "x0": truth.x0,
+            "counts": self.counts, "sectors": self.sectors, "per_source": self.per_source,
+            "narrowest_sector_width": self.narrowest_width, "narrowest_sector_angle": self.narrowest_angle,
+            "coincidences": self.coincidences, "angle_tolerance": self.angle_tolerance,
+            "global_min": self.global_min, "global_is_x0": self.global_is_x0, "global_unique": self.global_unique,
+            "x0_found": self.x0_found, "f_origin": self.f_origin,
+            "origin": "local maximum: D_u f(0) = -<|A G(u)|, b> <= 0 for every u (an identity, not evidence)",
+            "smallest_margin_ratio": smallest_ratio.is_finite().then_some(smallest_ratio),
+            "wdc_epsilon_lower_bound": epsilon,
+            "k2_kind": "upper estimate: dist(x, -rho_d x0) / (d^14 eps^(1/4) |x0|) with eps a sampled lower bound",
+            "critical_points": self.points,
+        })
     }
 }
 

@@ -490,7 +490,10 @@ pub fn enumerate(inst: &Instance<'_>, tol: f64) -> Sectors {
     };
     let chunks: Vec<(Vec<Sector>, Vec<f64>)> = arcs
         .par_chunks(CHUNK)
-        .map(|chunk| chunk_sectors(inst, chunk, tol))
+        .map(|chunk| {
+            crate::cancel::poll();
+            chunk_sectors(inst, chunk, tol)
+        })
         .collect();
     let mut sectors = Vec::new();
     let mut coincident = Vec::new();
