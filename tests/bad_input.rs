@@ -638,3 +638,53 @@ proptest! {
         }
     }
 }
+
+/// `wdc --domain range --certify` (docs/THEORY.md §17.1): only for bias-free ReLU networks with
+/// k = 2 and a layer i ≥ 2; a tolerance below the rounding bound, a zero tolerance or budget,
+/// and a size whose sectors cannot fit are refused before anything is written.
+#[test]
+fn range_restricted_certificates_refuse_what_they_do_not_cover() {
+    use dpr_audit::core::network::{Activation, Layer, Network};
+    use dpr_audit::core::weights::save;
+    let dir = common::scratch_dir("bad_input", "range");
+    let layer = |rows: usize, cols: usize, bias: bool, activation: Activation| Layer {
+        weight: faer::Mat::from_fn(rows, cols, |i, j| ((i * 3 + j * 5) % 7) as f64 - 3.0),
+        bias: bias.then(|| vec![0.5; rows]),
+        activation,
+    };
+    let biased = Network::from_layers(vec![
+        layer(8, 2, true, Activation::Relu),
+        layer(12, 8, false, Activation::Relu),
+    ])
+    .expect("net");
+    let smooth = Network::from_layers(vec![
+        layer(8, 2, false, Activation::Relu),
+        layer(12, 8, false, Activation::Softplus),
+    ])
+    .expect("net");
+    save(&biased, &dir.join("biased.safetensors"), &Default::default()).expect("save");
+    save(&smooth, &dir.join("smooth.safetensors"), &Default::default()).expect("save");
+    let range = |extra: &'static [&'static str]| -> Vec<&'static str> {
+        let mut v = vec!["wdc", "--domain", "range", "--certify", "--no-audit"];
+        v.extend_from_slice(extra);
+        v
+    };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (range(&["--widths", "3,20,50"]), "k = 2"),
+        (range(&["--weights", "biased.safetensors"]), "bias"),
+        (range(&["--weights", "smooth.safetensors"]), "softplus"),
+        (range(&["--widths", "2,50"]), "i ≥ 2"),
+        (range(&["--widths", "2,20,50", "--tol", "1e-9"]), "--tol"),
+        (range(&["--widths", "2,20,50", "--tol", "0"]), "--tol"),
+        (range(&["--widths", "2,20,50", "--tol", "-0.1"]), "--tol"),
+        (range(&["--widths", "2,20,50", "--rel-tol", "0"]), "--rel-tol"),
+        (range(&["--widths", "2,20,50", "--budget", "0"]), "--budget"),
+        (range(&["--widths", "2,20,50", "--budget", "0s"]), "--budget"),
+        (
+            range(&["--widths", "2,1600,6400", "--max-memory", "8G"]),
+            "range-restricted certificate",
+        ),
+    ];
+    let cases: Vec<(&[&str], &str)> = cases.iter().map(|(a, n)| (a.as_slice(), *n)).collect();
+    assert_usage_errors(&dir, &cases);
+}

@@ -367,17 +367,21 @@ fn check_range_network(net: &Network) -> Result<()> {
     Ok(())
 }
 
-/// Certifies `ε_i^range` of layer `l + 1` (docs/THEORY.md §17), with progress on stderr every
-/// 10 s (unless `--quiet`).
-fn certify_range_layer(ctx: &Context, args: &WdcArgs, net: &Network, l: usize) -> Result<RangeCertificate> {
-    let weights: Vec<_> = net.layers().iter().map(|layer| layer.weight.as_ref()).collect();
-    let prepared = RangeLayer::new(&weights, l)?;
-    let tolerance = match (args.rel_tol, args.tol) {
+/// The tolerance of the range-restricted certificate: `--rel-tol`, `--tol`, or the default.
+fn range_tolerance(args: &WdcArgs) -> Tolerance {
+    match (args.rel_tol, args.tol) {
         (Some(rel), _) => Tolerance::Relative(rel),
         (_, Some(tol)) => Tolerance::Absolute(tol),
         _ => Tolerance::Absolute(crate::conditions::certify_range::DEFAULT_TOLERANCE),
-    };
-    if let Tolerance::Absolute(t) = tolerance
+    }
+}
+
+/// Prepares layer `l + 1` for its range-restricted certificate and refuses an absolute
+/// tolerance below what its rounding bound lets it certify (before any search runs).
+fn prepare_range(args: &WdcArgs, net: &Network, l: usize) -> Result<RangeLayer> {
+    let weights: Vec<_> = net.layers().iter().map(|layer| layer.weight.as_ref()).collect();
+    let prepared = RangeLayer::new(&weights, l)?;
+    if let Tolerance::Absolute(t) = range_tolerance(args)
         && t < 4.0 * prepared.rounding
     {
         return Err(Error::param(
@@ -391,6 +395,13 @@ fn certify_range_layer(ctx: &Context, args: &WdcArgs, net: &Network, l: usize) -
             ),
         ));
     }
+    Ok(prepared)
+}
+
+/// Certifies `ε_i^range` of layer `l + 1` (docs/THEORY.md §17), with progress on stderr every
+/// 10 s (unless `--quiet`).
+fn certify_range_layer(ctx: &Context, args: &WdcArgs, prepared: &RangeLayer, l: usize) -> Result<RangeCertificate> {
+    let tolerance = range_tolerance(args);
     let search = RangeSearch {
         tolerance,
         budget: match &args.budget {
@@ -425,7 +436,7 @@ fn certify_range_layer(ctx: &Context, args: &WdcArgs, net: &Network, l: usize) -
             );
         }
     };
-    Ok(certify_range(&prepared, l, &search, &mut report))
+    Ok(certify_range(prepared, l, &search, &mut report))
 }
 
 fn range_row(c: &RangeCertificate, base: &LayerRow) -> LayerRow {
@@ -566,9 +577,14 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
             "certificate files are written for a layer with 3 or 4 inputs (k = 2 prints its exact sector certificate)",
         ));
     }
-    if range_certify(&args) {
+    let prepared: Vec<(usize, RangeLayer)> = if range_certify(&args) {
         check_range_network(&net)?;
-    }
+        (1..net.depth())
+            .map(|l| Ok((l, prepare_range(&args, &net, l)?)))
+            .collect::<Result<_>>()?
+    } else {
+        Vec::new()
+    };
     let bar = progress::bar(net.depth() as u64, "wdc", ctx.quiet);
     let est: Vec<WdcEstimate> = (0..net.depth())
         .map(|l| {
@@ -593,13 +609,10 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
     } else {
         Vec::new()
     };
-    let ranges: Vec<RangeCertificate> = if range_certify(&args) {
-        (1..net.depth())
-            .map(|l| certify_range_layer(ctx, &args, &net, l))
-            .collect::<Result<_>>()?
-    } else {
-        Vec::new()
-    };
+    let ranges: Vec<RangeCertificate> = prepared
+        .iter()
+        .map(|(l, layer)| certify_range_layer(ctx, &args, layer, *l))
+        .collect::<Result<_>>()?;
     let audit = run_audit(ctx, &args, &net, &est);
     let base = base_row(ctx, &net, &origin, &args);
     let mut rows = estimate_rows(&est, &base);

@@ -1,5 +1,5 @@
 //! The range-restricted WDC constant of a layer `i ≥ 2` of a bias-free ReLU network with
-//! latent dimension `k = 2`, certified to a tolerance (docs/THEORY.md §17.1–§17.3, §17.6).
+//! latent dimension `k = 2`, certified to a tolerance (docs/THEORY.md §17.1–§17.3, §17.6, §17.7).
 //!
 //! `ε_i^range = sup_{u, u′} ‖U_{s(u)}ᵀ D_i(G_{i−1}(u), G_{i−1}(u′)) U_{s(u′)}‖`, with `U_s` an
 //! orthonormal basis of the plane `span Λ_{i−1,s}` of the sector `s ∋ u` of layers
