@@ -6,6 +6,8 @@ use super::cli::CheckCertificateArgs;
 use super::context::{Context, Outcome};
 use super::inputs::network;
 use crate::conditions::certify_check::{CertificateFile, check};
+use crate::conditions::certify_range::{FILE_FORMAT as RANGE_FORMAT, RangeCertificateFile};
+use crate::conditions::certify_range_check::check_range;
 use crate::error::{Error, Result};
 
 /// Runs `dpr-audit check-certificate`.
@@ -15,7 +17,17 @@ pub fn run(ctx: &Context, args: CheckCertificateArgs) -> Result<Outcome> {
         path: args.file.clone(),
         source,
     })?;
-    let file: CertificateFile = serde_json::from_str(&text).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::param(
+            "FILE",
+            &path,
+            format!("not a certificate written by `wdc --certify --certificate` ({e})"),
+        )
+    })?;
+    if value.get("format").and_then(|f| f.as_str()) == Some(RANGE_FORMAT) {
+        return check_range_file(ctx, &args, &path, value);
+    }
+    let file: CertificateFile = serde_json::from_value(value).map_err(|e| {
         Error::param(
             "FILE",
             &path,
@@ -44,6 +56,46 @@ pub fn run(ctx: &Context, args: CheckCertificateArgs) -> Result<Outcome> {
                 file.lower,
                 file.upper,
                 report.nodes,
+                report.leaves,
+                report.max_recomputed,
+                report.value_at_argmax
+            ),
+            json: serde_json::json!({"command": "check-certificate", "file": path, "accepted": true,
+                "layer": file.layer, "lower": file.lower, "upper": file.upper, "report": report}),
+            exit_code: 0,
+        },
+        Err(reason) => Outcome {
+            human: format!("certificate {path}: REFUSED — {reason}\n"),
+            json: serde_json::json!({"command": "check-certificate", "file": path, "accepted": false, "reason": reason}),
+            exit_code: 3,
+        },
+    })
+}
+
+/// Checks a range-restricted certificate (docs/THEORY.md §17.8).
+fn check_range_file(
+    ctx: &Context,
+    args: &CheckCertificateArgs,
+    path: &str,
+    value: serde_json::Value,
+) -> Result<Outcome> {
+    let file: RangeCertificateFile = serde_json::from_value(value).map_err(|e| {
+        Error::param(
+            "FILE",
+            path,
+            format!("not a range certificate written by `wdc --domain range --certify --certificate` ({e})"),
+        )
+    })?;
+    let (net, _) = network(&args.source, ctx.seed, "wdc", 0)?;
+    let weights: Vec<_> = net.layers().iter().map(|l| l.weight.as_ref()).collect();
+    Ok(match check_range(&weights, &file) {
+        Ok(report) => Outcome {
+            human: format!(
+                "certificate {path}: ACCEPTED — ε_range of layer {} ∈ [{:.6}, {:.6}] (certified_interval): {} cells checked, {} leaf bounds recomputed (largest {:.6}), value {:.6} at the arg-max pair\n",
+                file.layer,
+                file.lower,
+                file.upper,
+                report.cells,
                 report.leaves,
                 report.max_recomputed,
                 report.value_at_argmax

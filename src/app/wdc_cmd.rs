@@ -14,8 +14,10 @@ use crate::conditions::certify::{Certificate, MIN_TOL, certify};
 use crate::conditions::certify_boxes::{
     BoxCertificate, BoxSearch, Budget, MAX_INPUT, MIN_INPUT, Progress, Tolerance, Witness, certify_boxes,
 };
-use crate::conditions::certify_check::CertificateFile;
-use crate::conditions::certify_range::{RangeCertificate, RangeLayer, RangeSearch, certify_range};
+use crate::conditions::certify_check::{CertificateFile, weights_sha256};
+use crate::conditions::certify_range::{
+    RangeCertificate, RangeCertificateFile, RangeLayer, RangeSearch, certify_range,
+};
 use crate::conditions::wdc::{Domain, WdcEstimate, WdcSearch, estimate_layer};
 use crate::conditions::wdc_scaling::{
     FitSeries, LawFit, LawFitRow, ScalingRow, ScalingStudy, SettingSummary, StudyPlan, default_tolerance, fit_laws,
@@ -134,6 +136,19 @@ fn validate(args: &WdcArgs) -> Result<()> {
                 "--certificate",
                 path.display(),
                 "certificate files are written for one network (--widths or --weights), not for a scaling study",
+            ));
+        }
+        let ours = |bytes: Vec<u8>| {
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("format")?.as_str().map(|f| f.starts_with("dpr-audit/")))
+                .unwrap_or(false)
+        };
+        if path.exists() && !std::fs::read(path).is_ok_and(ours) {
+            return Err(Error::param(
+                "--certificate",
+                path.display(),
+                "the file exists and was not written by dpr-audit; it is left untouched: choose a new file name or remove it yourself",
             ));
         }
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
@@ -284,7 +299,7 @@ fn certify_layer(
 }
 
 /// Writes a certificate file in one rename (a failed write leaves nothing behind).
-fn write_certificate(path: &Path, file: &CertificateFile) -> Result<()> {
+fn write_certificate(path: &Path, file: &impl Serialize) -> Result<()> {
     let staging = path.with_extension("partial");
     let failed = |source| Error::Output {
         path: path.to_path_buf(),
@@ -400,7 +415,13 @@ fn prepare_range(args: &WdcArgs, net: &Network, l: usize) -> Result<RangeLayer> 
 
 /// Certifies `ε_i^range` of layer `l + 1` (docs/THEORY.md §17), with progress on stderr every
 /// 10 s (unless `--quiet`).
-fn certify_range_layer(ctx: &Context, args: &WdcArgs, prepared: &RangeLayer, l: usize) -> Result<RangeCertificate> {
+fn certify_range_layer(
+    ctx: &Context,
+    args: &WdcArgs,
+    prepared: &RangeLayer,
+    l: usize,
+    keep_leaves: bool,
+) -> Result<RangeCertificate> {
     let tolerance = range_tolerance(args);
     let search = RangeSearch {
         tolerance,
@@ -408,7 +429,7 @@ fn certify_range_layer(ctx: &Context, args: &WdcArgs, prepared: &RangeLayer, l: 
             Some(text) => budget("--budget", text)?,
             None => Budget::Unlimited,
         },
-        keep_leaves: false,
+        keep_leaves,
     };
     let started = std::time::Instant::now();
     let mut last = 0u64;
@@ -570,7 +591,7 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
         .iter()
         .copied()
         .find(|&l| net.layers()[l].weight.ncols() > 2);
-    if let (Some(path), None) = (&args.certificate, box_layer) {
+    if let (Some(path), None, false) = (&args.certificate, box_layer, range_certify(&args)) {
         return Err(Error::param(
             "--certificate",
             path.display(),
@@ -611,7 +632,7 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
     };
     let ranges: Vec<RangeCertificate> = prepared
         .iter()
-        .map(|(l, layer)| certify_range_layer(ctx, &args, layer, *l))
+        .map(|(l, layer)| certify_range_layer(ctx, &args, layer, *l, *l == 1 && args.certificate.is_some()))
         .collect::<Result<_>>()?;
     let audit = run_audit(ctx, &args, &net, &est);
     let base = base_row(ctx, &net, &origin, &args);
@@ -632,7 +653,12 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
     let out = ctx.create_out(&ctx.out_dir("wdc"))?;
     out.write_csv("wdc.csv", &rows)?;
     out.write_csv("wdc_trace.csv", &trace)?;
-    if let Some(path) = &args.certificate
+    if let (Some(path), Some(c), Some((_, layer))) = (&args.certificate, ranges.first(), prepared.first()) {
+        let weights = &net.layers()[..=1];
+        let widths = net.widths()[..=2].to_vec();
+        let hashes = weights.iter().map(|l| weights_sha256(l.weight.as_ref())).collect();
+        write_certificate(path, &RangeCertificateFile::new(c, layer, widths, hashes))?;
+    } else if let Some(path) = &args.certificate
         && let Some((l, LayerCertificate::Boxes(c))) = certs.iter().find(|(l, _)| Some(*l) == box_layer)
     {
         write_certificate(path, &CertificateFile::new(c, net.layers()[*l].weight.as_ref(), l + 1))?;

@@ -155,6 +155,8 @@ impl Cell {
 pub struct RangeLayer {
     planes: Vec<Plane>,
     cells: Vec<Cell>,
+    /// The arcs of the flat sectors of layers `1 … i − 1`.
+    flat_arcs: Vec<(f64, f64)>,
     /// `n_{i−1}`.
     pub n_in: usize,
     /// `n_i`.
@@ -373,7 +375,7 @@ impl RangeLayer {
         let w = weights[layer];
         let mut planes = Vec::new();
         let mut plane_of = Vec::with_capacity(parents.len());
-        let (mut flat, mut lines) = (0, 0);
+        let (mut flat_arcs, mut lines) = (Vec::new(), 0);
         for p in &parents {
             match Plane::new(p.lambda.as_ref(), w) {
                 Some((plane, line)) => {
@@ -382,7 +384,7 @@ impl RangeLayer {
                     planes.push(plane);
                 }
                 None => {
-                    flat += 1;
+                    flat_arcs.push((p.start, p.end));
                     plane_of.push(None);
                 }
             }
@@ -414,7 +416,8 @@ impl RangeLayer {
             cells,
             n_in: w.ncols(),
             n_out: w.nrows(),
-            flat_sectors: flat,
+            flat_sectors: flat_arcs.len(),
+            flat_arcs,
             line_sectors: lines,
             kappa_max,
             angle_tolerance: tol,
@@ -672,6 +675,56 @@ pub fn certify_range(
         argmax_beta: arg.centre.1.rem_euclid(2.0 * PI),
         argmax_theta: arg.theta,
         leaf_list,
+    }
+}
+
+/// The `format` field of a range-restricted certificate file.
+pub const FILE_FORMAT: &str = "dpr-audit/wdc-range-certificate/1";
+
+/// A range-restricted certificate as a file (JSON; docs/THEORY.md §17.8): the cells, the flat
+/// arcs, every leaf with its bound, and the claimed interval.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RangeCertificateFile {
+    /// [`FILE_FORMAT`].
+    pub format: String,
+    /// Layer index `i` (1-based, at least 2).
+    pub layer: usize,
+    /// Widths `k, n_1, …, n_i` of the layers the certificate depends on.
+    pub widths: Vec<usize>,
+    /// SHA-256 of each of the weights `W_1 … W_i` (`certify_check::weights_sha256`).
+    pub weights_sha256: Vec<String>,
+    /// Claimed lower end.
+    pub lower: f64,
+    /// Claimed upper end.
+    pub upper: f64,
+    /// Latent angle of the arg-max `u`.
+    pub argmax_alpha: f64,
+    /// Latent angle of the arg-max `u′`.
+    pub argmax_beta: f64,
+    /// The cells `[start, end]` (sectors of layers `1 … i` on a plane), in angular order.
+    pub cells: Vec<(f64, f64)>,
+    /// The flat sectors of layers `1 … i − 1` (`G_{i−1} = 0`), in angular order.
+    pub flat_arcs: Vec<(f64, f64)>,
+    /// Every leaf of the search with its bound.
+    pub leaves: Vec<RangeLeaf>,
+}
+
+impl RangeCertificateFile {
+    /// The file of a search that kept its leaves, on `prepared` with weights hashes `hashes`.
+    pub fn new(cert: &RangeCertificate, prepared: &RangeLayer, widths: Vec<usize>, hashes: Vec<String>) -> Self {
+        Self {
+            format: FILE_FORMAT.into(),
+            layer: cert.layer,
+            widths,
+            weights_sha256: hashes,
+            lower: cert.lower,
+            upper: cert.upper,
+            argmax_alpha: cert.argmax_alpha,
+            argmax_beta: cert.argmax_beta,
+            cells: prepared.cells.iter().map(|c| (c.start, c.end)).collect(),
+            flat_arcs: prepared.flat_arcs.clone(),
+            leaves: cert.leaf_list.clone(),
+        }
     }
 }
 
