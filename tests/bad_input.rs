@@ -644,26 +644,8 @@ proptest! {
 /// and a size whose sectors cannot fit are refused before anything is written.
 #[test]
 fn range_restricted_certificates_refuse_what_they_do_not_cover() {
-    use dpr_audit::core::network::{Activation, Layer, Network};
-    use dpr_audit::core::weights::save;
     let dir = common::scratch_dir("bad_input", "range");
-    let layer = |rows: usize, cols: usize, bias: bool, activation: Activation| Layer {
-        weight: faer::Mat::from_fn(rows, cols, |i, j| ((i * 3 + j * 5) % 7) as f64 - 3.0),
-        bias: bias.then(|| vec![0.5; rows]),
-        activation,
-    };
-    let biased = Network::from_layers(vec![
-        layer(8, 2, true, Activation::Relu),
-        layer(12, 8, false, Activation::Relu),
-    ])
-    .expect("net");
-    let smooth = Network::from_layers(vec![
-        layer(8, 2, false, Activation::Relu),
-        layer(12, 8, false, Activation::Softplus),
-    ])
-    .expect("net");
-    save(&biased, &dir.join("biased.safetensors"), &Default::default()).expect("save");
-    save(&smooth, &dir.join("smooth.safetensors"), &Default::default()).expect("save");
+    common::non_relu_networks(&dir);
     let range = |extra: &'static [&'static str]| -> Vec<&'static str> {
         let mut v = vec!["wdc", "--domain", "range", "--certify", "--no-audit"];
         v.extend_from_slice(extra);

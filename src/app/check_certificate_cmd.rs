@@ -48,20 +48,30 @@ pub fn run(ctx: &Context, args: CheckCertificateArgs) -> Result<Outcome> {
         ));
     }
     let w = net.layers()[file.layer - 1].weight.as_ref();
-    Ok(match check(w, &file) {
-        Ok(report) => Outcome {
-            human: format!(
-                "certificate {path}: ACCEPTED — ε of layer {} ∈ [{:.6}, {:.6}] (certified_interval): {} nodes replayed, {} leaf bounds recomputed (largest {:.6}), ‖D‖ = {:.6} at the arg-max pair\n",
-                file.layer,
-                file.lower,
-                file.upper,
-                report.nodes,
-                report.leaves,
-                report.max_recomputed,
-                report.value_at_argmax
+    let checked = check(w, &file).map(|report| {
+        (
+            format!(
+                "ε of layer {} ∈ [{:.6}, {:.6}] (certified_interval): {} nodes replayed, {} leaf bounds recomputed (largest {:.6}), ‖D‖ = {:.6} at the arg-max pair",
+                file.layer, file.lower, file.upper, report.nodes, report.leaves, report.max_recomputed, report.value_at_argmax
             ),
+            serde_json::json!(report),
+        )
+    });
+    Ok(verdict(&path, (file.layer, file.lower, file.upper), checked))
+}
+
+/// ACCEPTED with what the check established (exit 0), or REFUSED with the first reason
+/// (exit 3).
+fn verdict(
+    path: &str,
+    (layer, lower, upper): (usize, f64, f64),
+    checked: std::result::Result<(String, serde_json::Value), String>,
+) -> Outcome {
+    match checked {
+        Ok((detail, report)) => Outcome {
+            human: format!("certificate {path}: ACCEPTED — {detail}\n"),
             json: serde_json::json!({"command": "check-certificate", "file": path, "accepted": true,
-                "layer": file.layer, "lower": file.lower, "upper": file.upper, "report": report}),
+                "layer": layer, "lower": lower, "upper": upper, "report": report}),
             exit_code: 0,
         },
         Err(reason) => Outcome {
@@ -69,7 +79,7 @@ pub fn run(ctx: &Context, args: CheckCertificateArgs) -> Result<Outcome> {
             json: serde_json::json!({"command": "check-certificate", "file": path, "accepted": false, "reason": reason}),
             exit_code: 3,
         },
-    })
+    }
 }
 
 /// Checks a range-restricted certificate (docs/THEORY.md §17.8).
@@ -88,26 +98,14 @@ fn check_range_file(
     })?;
     let (net, _) = network(&args.source, ctx.seed, "wdc", 0)?;
     let weights: Vec<_> = net.layers().iter().map(|l| l.weight.as_ref()).collect();
-    Ok(match check_range(&weights, &file) {
-        Ok(report) => Outcome {
-            human: format!(
-                "certificate {path}: ACCEPTED — ε_range of layer {} ∈ [{:.6}, {:.6}] (certified_interval): {} cells checked, {} leaf bounds recomputed (largest {:.6}), value {:.6} at the arg-max pair\n",
-                file.layer,
-                file.lower,
-                file.upper,
-                report.cells,
-                report.leaves,
-                report.max_recomputed,
-                report.value_at_argmax
+    let checked = check_range(&weights, &file).map(|report| {
+        (
+            format!(
+                "ε_range of layer {} ∈ [{:.6}, {:.6}] (certified_interval): {} cells checked, {} leaf bounds recomputed (largest {:.6}), value {:.6} at the arg-max pair",
+                file.layer, file.lower, file.upper, report.cells, report.leaves, report.max_recomputed, report.value_at_argmax
             ),
-            json: serde_json::json!({"command": "check-certificate", "file": path, "accepted": true,
-                "layer": file.layer, "lower": file.lower, "upper": file.upper, "report": report}),
-            exit_code: 0,
-        },
-        Err(reason) => Outcome {
-            human: format!("certificate {path}: REFUSED — {reason}\n"),
-            json: serde_json::json!({"command": "check-certificate", "file": path, "accepted": false, "reason": reason}),
-            exit_code: 3,
-        },
-    })
+            serde_json::json!(report),
+        )
+    });
+    Ok(verdict(path, (file.layer, file.lower, file.upper), checked))
 }

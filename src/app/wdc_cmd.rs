@@ -273,29 +273,34 @@ fn certify_layer(
         y: est.argmax_y.clone(),
         source: "sampled".into(),
     };
-    let started = std::time::Instant::now();
-    let mut last = 0u64;
-    let quiet = ctx.quiet;
-    let mut report = |p: &Progress| {
-        let now = started.elapsed().as_secs();
-        if !quiet && now >= last + 10 {
-            last = now;
-            eprintln!(
-                "wdc --certify layer {}: {} pairs evaluated, {} open, ε ∈ [{:.6}, {:.6}] after {now} s",
-                l + 1,
-                p.nodes,
-                p.open,
-                p.lower,
-                p.upper
-            );
-        }
-    };
+    let mut report = progress_printer(ctx.quiet, format!("wdc --certify layer {}", l + 1), "pairs", "ε");
     Ok(LayerCertificate::Boxes(certify_boxes(
         w,
         &search,
         Some(seed),
         &mut report,
     )))
+}
+
+/// Prints a certificate search's progress on stderr every 10 s (nothing when `quiet`).
+fn progress_printer(
+    quiet: bool,
+    label: String,
+    evaluated: &'static str,
+    constant: &'static str,
+) -> impl FnMut(&Progress) {
+    let started = std::time::Instant::now();
+    let mut last = 0u64;
+    move |p: &Progress| {
+        let now = started.elapsed().as_secs();
+        if !quiet && now >= last + 10 {
+            last = now;
+            eprintln!(
+                "{label}: {} {evaluated} evaluated, {} open, {constant} ∈ [{:.6}, {:.6}] after {now} s",
+                p.nodes, p.open, p.lower, p.upper
+            );
+        }
+    }
 }
 
 /// Writes a certificate file in one rename (a failed write leaves nothing behind).
@@ -431,10 +436,7 @@ fn certify_range_layer(
         },
         keep_leaves,
     };
-    let started = std::time::Instant::now();
-    let mut last = 0u64;
-    let quiet = ctx.quiet;
-    if !quiet {
+    if !ctx.quiet {
         eprintln!(
             "wdc --domain range --certify layer {}: {} cells on {} planes, {} cell pairs",
             l + 1,
@@ -443,20 +445,12 @@ fn certify_range_layer(
             prepared.cell_count() * (prepared.cell_count() + 1) / 2
         );
     }
-    let mut report = |p: &Progress| {
-        let now = started.elapsed().as_secs();
-        if !quiet && now >= last + 10 {
-            last = now;
-            eprintln!(
-                "wdc --domain range --certify layer {}: {} rectangles evaluated, {} open, ε_range ∈ [{:.6}, {:.6}] after {now} s",
-                l + 1,
-                p.nodes,
-                p.open,
-                p.lower,
-                p.upper
-            );
-        }
-    };
+    let mut report = progress_printer(
+        ctx.quiet,
+        format!("wdc --domain range --certify layer {}", l + 1),
+        "rectangles",
+        "ε_range",
+    );
     Ok(certify_range(prepared, l, &search, &mut report))
 }
 
