@@ -284,6 +284,20 @@ pub fn certificate_words(n: usize) -> f64 {
     cells * n as f64 / WORD + 3.0 * cells * cells
 }
 
+/// Words of the range-restricted certificate of the last layer `i` of a `k = 2` network of
+/// these widths (`conditions::certify_range`), with at most two breakpoints per unit (as in
+/// [`exact_enumeration_words`]): the sectors of layers `1 … i` with their `Λ_i` (`2 n_i`
+/// words) and active flags, the planes of layers `1 … i − 1` (`U_s`, `W_i U_s`), and the open
+/// rectangles of the search (16 words each, counted as one per cell pair: the first pass keeps at
+/// most one per pair, and refinement only splits the few that survive it).
+pub fn range_certificate_words(widths: &[usize]) -> f64 {
+    let d = widths.len() - 1;
+    let (n_in, n_out) = (widths[d - 1] as f64, widths[d] as f64);
+    let cells = 2.0 * widths[1..].iter().sum::<usize>() as f64;
+    let planes = 2.0 * widths[1..d].iter().sum::<usize>() as f64;
+    cells * (2.0 * n_out + n_out / WORD + 4.0) + planes * (2.0 * n_in + 2.0 * n_out + 8.0) + 16.0 * cells * cells / 2.0
+}
+
 /// Words of `points` probe points in `k` dimensions, each with its result row.
 pub fn probe_words(points: f64, k: usize) -> f64 {
     points * (k as f64 + ROW_WORDS)

@@ -638,3 +638,35 @@ proptest! {
         }
     }
 }
+
+/// `wdc --domain range --certify` (docs/THEORY.md §17.1): only for bias-free ReLU networks with
+/// k = 2 and a layer i ≥ 2; a tolerance below the rounding bound, a zero tolerance or budget,
+/// and a size whose sectors cannot fit are refused before anything is written.
+#[test]
+fn range_restricted_certificates_refuse_what_they_do_not_cover() {
+    let dir = common::scratch_dir("bad_input", "range");
+    common::non_relu_networks(&dir);
+    let range = |extra: &'static [&'static str]| -> Vec<&'static str> {
+        let mut v = vec!["wdc", "--domain", "range", "--certify", "--no-audit"];
+        v.extend_from_slice(extra);
+        v
+    };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (range(&["--widths", "3,20,50"]), "k = 2"),
+        (range(&["--weights", "biased.safetensors"]), "bias"),
+        (range(&["--weights", "smooth.safetensors"]), "softplus"),
+        (range(&["--widths", "2,50"]), "i ≥ 2"),
+        (range(&["--widths", "2,20,50", "--tol", "1e-9"]), "--tol"),
+        (range(&["--widths", "2,20,50", "--tol", "0"]), "--tol"),
+        (range(&["--widths", "2,20,50", "--tol", "-0.1"]), "--tol"),
+        (range(&["--widths", "2,20,50", "--rel-tol", "0"]), "--rel-tol"),
+        (range(&["--widths", "2,20,50", "--budget", "0"]), "--budget"),
+        (range(&["--widths", "2,20,50", "--budget", "0s"]), "--budget"),
+        (
+            range(&["--widths", "2,1600,6400", "--max-memory", "8G"]),
+            "range-restricted certificate",
+        ),
+    ];
+    let cases: Vec<(&[&str], &str)> = cases.iter().map(|(a, n)| (a.as_slice(), *n)).collect();
+    assert_usage_errors(&dir, &cases);
+}

@@ -539,25 +539,8 @@ fn cli_lists_critical_points_and_is_identical_across_threads() {
 /// (positive homogeneity), and out-of-range options → exit 2, nothing written.
 #[test]
 fn cli_refuses_what_the_study_does_not_cover() {
-    use dpr_audit::core::weights::save;
     let dir = common::scratch_dir("landscape-exact", "bad");
-    let layer = |rows: usize, cols: usize, bias: bool, activation: Activation| Layer {
-        weight: Mat::from_fn(rows, cols, |i, j| ((i * 3 + j * 5) % 7) as f64 - 3.0),
-        bias: bias.then(|| vec![0.5; rows]),
-        activation,
-    };
-    let biased = Network::from_layers(vec![
-        layer(8, 2, true, Activation::Relu),
-        layer(12, 8, false, Activation::Relu),
-    ])
-    .expect("net");
-    let smooth = Network::from_layers(vec![
-        layer(8, 2, false, Activation::Softplus),
-        layer(12, 8, false, Activation::Relu),
-    ])
-    .expect("net");
-    save(&biased, &dir.join("biased.safetensors"), &Default::default()).expect("save");
-    save(&smooth, &dir.join("smooth.safetensors"), &Default::default()).expect("save");
+    common::non_relu_networks(&dir);
     common::assert_usage_errors(
         &dir,
         &[

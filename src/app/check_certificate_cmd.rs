@@ -6,6 +6,8 @@ use super::cli::CheckCertificateArgs;
 use super::context::{Context, Outcome};
 use super::inputs::network;
 use crate::conditions::certify_check::{CertificateFile, check};
+use crate::conditions::certify_range::{FILE_FORMAT as RANGE_FORMAT, RangeCertificateFile};
+use crate::conditions::certify_range_check::check_range;
 use crate::error::{Error, Result};
 
 /// Runs `dpr-audit check-certificate`.
@@ -15,7 +17,17 @@ pub fn run(ctx: &Context, args: CheckCertificateArgs) -> Result<Outcome> {
         path: args.file.clone(),
         source,
     })?;
-    let file: CertificateFile = serde_json::from_str(&text).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::param(
+            "FILE",
+            &path,
+            format!("not a certificate written by `wdc --certify --certificate` ({e})"),
+        )
+    })?;
+    if value.get("format").and_then(|f| f.as_str()) == Some(RANGE_FORMAT) {
+        return check_range_file(ctx, &args, &path, value);
+    }
+    let file: CertificateFile = serde_json::from_value(value).map_err(|e| {
         Error::param(
             "FILE",
             &path,
@@ -36,20 +48,30 @@ pub fn run(ctx: &Context, args: CheckCertificateArgs) -> Result<Outcome> {
         ));
     }
     let w = net.layers()[file.layer - 1].weight.as_ref();
-    Ok(match check(w, &file) {
-        Ok(report) => Outcome {
-            human: format!(
-                "certificate {path}: ACCEPTED — ε of layer {} ∈ [{:.6}, {:.6}] (certified_interval): {} nodes replayed, {} leaf bounds recomputed (largest {:.6}), ‖D‖ = {:.6} at the arg-max pair\n",
-                file.layer,
-                file.lower,
-                file.upper,
-                report.nodes,
-                report.leaves,
-                report.max_recomputed,
-                report.value_at_argmax
+    let checked = check(w, &file).map(|report| {
+        (
+            format!(
+                "ε of layer {} ∈ [{:.6}, {:.6}] (certified_interval): {} nodes replayed, {} leaf bounds recomputed (largest {:.6}), ‖D‖ = {:.6} at the arg-max pair",
+                file.layer, file.lower, file.upper, report.nodes, report.leaves, report.max_recomputed, report.value_at_argmax
             ),
+            serde_json::json!(report),
+        )
+    });
+    Ok(verdict(&path, (file.layer, file.lower, file.upper), checked))
+}
+
+/// ACCEPTED with what the check established (exit 0), or REFUSED with the first reason
+/// (exit 3).
+fn verdict(
+    path: &str,
+    (layer, lower, upper): (usize, f64, f64),
+    checked: std::result::Result<(String, serde_json::Value), String>,
+) -> Outcome {
+    match checked {
+        Ok((detail, report)) => Outcome {
+            human: format!("certificate {path}: ACCEPTED — {detail}\n"),
             json: serde_json::json!({"command": "check-certificate", "file": path, "accepted": true,
-                "layer": file.layer, "lower": file.lower, "upper": file.upper, "report": report}),
+                "layer": layer, "lower": lower, "upper": upper, "report": report}),
             exit_code: 0,
         },
         Err(reason) => Outcome {
@@ -57,5 +79,33 @@ pub fn run(ctx: &Context, args: CheckCertificateArgs) -> Result<Outcome> {
             json: serde_json::json!({"command": "check-certificate", "file": path, "accepted": false, "reason": reason}),
             exit_code: 3,
         },
-    })
+    }
+}
+
+/// Checks a range-restricted certificate (docs/THEORY.md §17.8).
+fn check_range_file(
+    ctx: &Context,
+    args: &CheckCertificateArgs,
+    path: &str,
+    value: serde_json::Value,
+) -> Result<Outcome> {
+    let file: RangeCertificateFile = serde_json::from_value(value).map_err(|e| {
+        Error::param(
+            "FILE",
+            path,
+            format!("not a range certificate written by `wdc --domain range --certify --certificate` ({e})"),
+        )
+    })?;
+    let (net, _) = network(&args.source, ctx.seed, "wdc", 0)?;
+    let weights: Vec<_> = net.layers().iter().map(|l| l.weight.as_ref()).collect();
+    let checked = check_range(&weights, &file).map(|report| {
+        (
+            format!(
+                "ε_range of layer {} ∈ [{:.6}, {:.6}] (certified_interval): {} cells checked, {} leaf bounds recomputed (largest {:.6}), value {:.6} at the arg-max pair",
+                file.layer, file.lower, file.upper, report.cells, report.leaves, report.max_recomputed, report.value_at_argmax
+            ),
+            serde_json::json!(report),
+        )
+    });
+    Ok(verdict(path, (file.layer, file.lower, file.upper), checked))
 }

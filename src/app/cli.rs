@@ -384,19 +384,20 @@ pub struct WdcArgs {
     #[arg(long)]
     pub certify: bool,
     /// Absolute width of the certified interval [default: 1e-3 for k = 2, 1e-2 for k = 3,
-    /// 5e-2 for k = 4].
+    /// 5e-2 for k = 4, 1e-2 for --domain range].
     #[arg(long, allow_negative_numbers = true)]
     pub tol: Option<f64>,
     /// Relative width of the certified interval instead (upper − lower ≤ rel-tol · lower;
-    /// k = 3, 4).
+    /// k = 3, 4 and --domain range).
     #[arg(long, allow_negative_numbers = true, conflicts_with = "tol", requires = "certify")]
     pub rel_tol: Option<f64>,
     /// Stop the box search (k = 3, 4) after this budget and report the interval reached: a
     /// time (`90s`, `10m`, `2h`) or a number of pair evaluations (`2000000`).
     #[arg(long, requires = "certify")]
     pub budget: Option<String>,
-    /// Write the box search's certificate (first layer with 3 or 4 inputs) to this JSON file,
-    /// for `dpr-audit check-certificate`.
+    /// Write the box search's certificate (first layer with 3 or 4 inputs), or with `--domain
+    /// range` the range-restricted certificate of layer 2, to this JSON file, for `dpr-audit
+    /// check-certificate`.
     #[arg(long, requires = "certify")]
     pub certificate: Option<PathBuf>,
     /// Skip the assumption audit printed beside the estimate (it re-estimates ε after

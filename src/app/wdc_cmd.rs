@@ -14,7 +14,10 @@ use crate::conditions::certify::{Certificate, MIN_TOL, certify};
 use crate::conditions::certify_boxes::{
     BoxCertificate, BoxSearch, Budget, MAX_INPUT, MIN_INPUT, Progress, Tolerance, Witness, certify_boxes,
 };
-use crate::conditions::certify_check::CertificateFile;
+use crate::conditions::certify_check::{CertificateFile, weights_sha256};
+use crate::conditions::certify_range::{
+    RangeCertificate, RangeCertificateFile, RangeLayer, RangeSearch, certify_range,
+};
 use crate::conditions::wdc::{Domain, WdcEstimate, WdcSearch, estimate_layer};
 use crate::conditions::wdc_scaling::{
     FitSeries, LawFit, LawFitRow, ScalingRow, ScalingStudy, SettingSummary, StudyPlan, default_tolerance, fit_laws,
@@ -25,7 +28,10 @@ use crate::error::{Error, Result};
 use crate::exec::Study;
 use crate::exec::merge::{ShardFolder, collect};
 use crate::exec::store::MANIFEST_FILE;
-use crate::limits::{Footprint, certificate_words, comma_list, trial_words, wdc_search_words, wdc_workspace_words};
+use crate::limits::{
+    Footprint, certificate_words, comma_list, range_certificate_words, trial_words, wdc_search_words,
+    wdc_workspace_words,
+};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, line_plot};
 use crate::report::progress;
@@ -73,6 +79,10 @@ pub struct LayerRow {
     pub pruned: Option<u64>,
     /// Angle between the maximising x and y.
     pub argmax_angle: f64,
+    /// Latent angle α of the maximising `u = (cos α, sin α)` (range-restricted certificates).
+    pub argmax_latent_alpha: Option<f64>,
+    /// Latent angle β of the maximising `u′` (range-restricted certificates).
+    pub argmax_latent_beta: Option<f64>,
     /// The maximising x (semicolon-separated).
     pub argmax_x: String,
     /// The maximising y (semicolon-separated).
@@ -128,6 +138,19 @@ fn validate(args: &WdcArgs) -> Result<()> {
                 "certificate files are written for one network (--widths or --weights), not for a scaling study",
             ));
         }
+        let ours = |bytes: Vec<u8>| {
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("format")?.as_str().map(|f| f.starts_with("dpr-audit/")))
+                .unwrap_or(false)
+        };
+        if path.exists() && !std::fs::read(path).is_ok_and(ours) {
+            return Err(Error::param(
+                "--certificate",
+                path.display(),
+                "the file exists and was not written by dpr-audit; it is left untouched: choose a new file name or remove it yourself",
+            ));
+        }
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
         if parent.is_some_and(|p| !p.is_dir()) {
             return Err(Error::param(
@@ -160,9 +183,26 @@ pub fn run(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
     }
 }
 
+/// `--domain range --certify`: the range-restricted certificate of every layer `i ≥ 2`.
+fn range_certify(args: &WdcArgs) -> bool {
+    args.certify && args.domain == Domain::Range
+}
+
+/// Where the sampled pairs come from: the full domain beside a range-restricted certificate
+/// (so that the reader sees both constants), `--domain` otherwise.
+fn sampled_domain(args: &WdcArgs) -> Domain {
+    if range_certify(args) { Domain::Full } else { args.domain }
+}
+
 /// The search for a layer with `n_in` inputs: the user's budget, or the default for its size.
 fn search(args: &WdcArgs, n_in: usize) -> WdcSearch {
-    WdcSearch::for_layer(n_in, args.pairs, args.domain, args.refine_starts, args.refine_steps)
+    WdcSearch::for_layer(
+        n_in,
+        args.pairs,
+        sampled_domain(args),
+        args.refine_starts,
+        args.refine_steps,
+    )
 }
 
 fn estimate_rows(est: &[WdcEstimate], base: &LayerRow) -> Vec<LayerRow> {
@@ -233,23 +273,7 @@ fn certify_layer(
         y: est.argmax_y.clone(),
         source: "sampled".into(),
     };
-    let started = std::time::Instant::now();
-    let mut last = 0u64;
-    let quiet = ctx.quiet;
-    let mut report = |p: &Progress| {
-        let now = started.elapsed().as_secs();
-        if !quiet && now >= last + 10 {
-            last = now;
-            eprintln!(
-                "wdc --certify layer {}: {} pairs evaluated, {} open, ε ∈ [{:.6}, {:.6}] after {now} s",
-                l + 1,
-                p.nodes,
-                p.open,
-                p.lower,
-                p.upper
-            );
-        }
-    };
+    let mut report = progress_printer(ctx.quiet, format!("wdc --certify layer {}", l + 1), "pairs", "ε");
     Ok(LayerCertificate::Boxes(certify_boxes(
         w,
         &search,
@@ -258,8 +282,29 @@ fn certify_layer(
     )))
 }
 
+/// Prints a certificate search's progress on stderr every 10 s (nothing when `quiet`).
+fn progress_printer(
+    quiet: bool,
+    label: String,
+    evaluated: &'static str,
+    constant: &'static str,
+) -> impl FnMut(&Progress) {
+    let started = std::time::Instant::now();
+    let mut last = 0u64;
+    move |p: &Progress| {
+        let now = started.elapsed().as_secs();
+        if !quiet && now >= last + 10 {
+            last = now;
+            eprintln!(
+                "{label}: {} {evaluated} evaluated, {} open, {constant} ∈ [{:.6}, {:.6}] after {now} s",
+                p.nodes, p.open, p.lower, p.upper
+            );
+        }
+    }
+}
+
 /// Writes a certificate file in one rename (a failed write leaves nothing behind).
-fn write_certificate(path: &Path, file: &CertificateFile) -> Result<()> {
+fn write_certificate(path: &Path, file: &impl Serialize) -> Result<()> {
     let staging = path.with_extension("partial");
     let failed = |source| Error::Output {
         path: path.to_path_buf(),
@@ -294,7 +339,7 @@ fn certificate_row(layer: usize, net: &Network, c: &LayerCertificate, base: &Lay
             lower: c.lower,
             upper: Some(c.upper),
             gap: Some(c.gap()),
-            stop: Some(stop_label(c)),
+            stop: Some(stop_label(c.stop)),
             nodes: Some(c.nodes),
             pruned: Some(c.pruned),
             argmax_angle: crate::core::vector::angle(&c.argmax.x, &c.argmax.y),
@@ -305,11 +350,170 @@ fn certificate_row(layer: usize, net: &Network, c: &LayerCertificate, base: &Lay
     }
 }
 
-fn stop_label(c: &BoxCertificate) -> &'static str {
-    match c.stop {
+fn stop_label(stop: crate::conditions::certify_boxes::Stop) -> &'static str {
+    match stop {
         crate::conditions::certify_boxes::Stop::Converged => "converged",
         crate::conditions::certify_boxes::Stop::Budget => "budget",
         crate::conditions::certify_boxes::Stop::Resolution => "resolution",
+    }
+}
+
+/// The range-restricted certificate needs a bias-free ReLU network with `k = 2` and a layer
+/// `i ≥ 2` (docs/THEORY.md §17.1).
+fn check_range_network(net: &Network) -> Result<()> {
+    let widths = widths_label(&net.widths());
+    if net.latent_dim() != 2 {
+        return Err(Error::param(
+            "--domain range --certify",
+            format!("widths {widths}"),
+            "the range-restricted certificate exists for networks with k = 2 inputs (e.g. --widths 2,100,400); drop --certify for the sampled range lower bound",
+        ));
+    }
+    let violations = net.theory_violations();
+    if !violations.is_empty() {
+        return Err(Error::param(
+            "--domain range --certify",
+            violations.join("; "),
+            "the range-restricted certificate needs a bias-free ReLU network (its sectors are cones); use --domain full",
+        ));
+    }
+    if net.depth() < 2 {
+        return Err(Error::param(
+            "--domain range --certify",
+            format!("widths {widths}"),
+            "the range of the previous layers exists only for a layer i ≥ 2; give at least two layers (e.g. --widths 2,100,400) or use --domain full",
+        ));
+    }
+    Ok(())
+}
+
+/// The tolerance of the range-restricted certificate: `--rel-tol`, `--tol`, or the default.
+fn range_tolerance(args: &WdcArgs) -> Tolerance {
+    match (args.rel_tol, args.tol) {
+        (Some(rel), _) => Tolerance::Relative(rel),
+        (_, Some(tol)) => Tolerance::Absolute(tol),
+        _ => Tolerance::Absolute(crate::conditions::certify_range::DEFAULT_TOLERANCE),
+    }
+}
+
+/// Prepares layer `l + 1` for its range-restricted certificate and refuses an absolute
+/// tolerance below what its rounding bound lets it certify (before any search runs).
+fn prepare_range(args: &WdcArgs, net: &Network, l: usize) -> Result<RangeLayer> {
+    let weights: Vec<_> = net.layers().iter().map(|layer| layer.weight.as_ref()).collect();
+    let prepared = RangeLayer::new(&weights, l)?;
+    if let Tolerance::Absolute(t) = range_tolerance(args)
+        && t < 4.0 * prepared.rounding
+    {
+        return Err(Error::param(
+            "--tol",
+            format!("{t:?}"),
+            format!(
+                "the bounds of layer {} carry a rounding bound of {:.2e} on each side, so a smaller width cannot be certified; give --tol {:.0e} or more",
+                l + 1,
+                prepared.rounding,
+                4.0 * prepared.rounding
+            ),
+        ));
+    }
+    Ok(prepared)
+}
+
+/// Certifies `ε_i^range` of layer `l + 1` (docs/THEORY.md §17), with progress on stderr every
+/// 10 s (unless `--quiet`).
+fn certify_range_layer(
+    ctx: &Context,
+    args: &WdcArgs,
+    prepared: &RangeLayer,
+    l: usize,
+    keep_leaves: bool,
+) -> Result<RangeCertificate> {
+    let tolerance = range_tolerance(args);
+    let search = RangeSearch {
+        tolerance,
+        budget: match &args.budget {
+            Some(text) => budget("--budget", text)?,
+            None => Budget::Unlimited,
+        },
+        keep_leaves,
+    };
+    if !ctx.quiet {
+        eprintln!(
+            "wdc --domain range --certify layer {}: {} cells on {} planes, {} cell pairs",
+            l + 1,
+            prepared.cell_count(),
+            prepared.plane_count(),
+            prepared.cell_count() * (prepared.cell_count() + 1) / 2
+        );
+    }
+    let mut report = progress_printer(
+        ctx.quiet,
+        format!("wdc --domain range --certify layer {}", l + 1),
+        "rectangles",
+        "ε_range",
+    );
+    Ok(certify_range(prepared, l, &search, &mut report))
+}
+
+fn range_row(c: &RangeCertificate, base: &LayerRow) -> LayerRow {
+    LayerRow {
+        kind: "certified_interval",
+        domain: "range".into(),
+        layer: c.layer,
+        n_in: c.n_in,
+        n_out: c.n_out,
+        lower: c.lower,
+        upper: Some(c.upper),
+        gap: Some(c.gap()),
+        stop: Some(stop_label(c.stop)),
+        nodes: Some(c.nodes),
+        pruned: Some(c.pruned),
+        argmax_angle: c.argmax_theta,
+        argmax_latent_alpha: Some(c.argmax_alpha),
+        argmax_latent_beta: Some(c.argmax_beta),
+        ..base.clone()
+    }
+}
+
+/// The range-restricted certificates in the printed summary and the JSON, each beside the
+/// layer's full-domain sampled lower bound.
+fn add_ranges(outcome: &mut Outcome, est: &[WdcEstimate], ranges: &[RangeCertificate]) {
+    for c in ranges {
+        let full = est[c.layer - 1].lower_bound;
+        outcome.human += &format!(
+            "  layer {} ({}→{}) range-restricted: ε_range ∈ [{:.6}, {:.6}] (certified_interval, gap {:.2e}, {}; {} cells on {} planes, {} rectangles evaluated, {} pruned, {} leaves; κ_max {:.3}, rounding {:.1e}); arg-max latent angles u = {:.6}, u′ = {:.6} (angle {:.4} between G(u) and G(u′)) — full domain: ε ≥ {:.5} (sampled lower bound)\n",
+            c.layer,
+            c.n_in,
+            c.n_out,
+            c.lower,
+            c.upper,
+            c.gap(),
+            match c.stop {
+                crate::conditions::certify_boxes::Stop::Converged => "tolerance met".to_string(),
+                other => format!("stopped by {} before the tolerance", stop_label(other)),
+            },
+            c.cells,
+            c.planes,
+            c.nodes,
+            c.pruned,
+            c.leaves,
+            c.kappa_max,
+            c.rounding,
+            c.argmax_alpha,
+            c.argmax_beta,
+            c.argmax_theta,
+            full
+        );
+    }
+    if !ranges.is_empty() {
+        outcome.json["range_certificates"] = serde_json::json!(
+            ranges
+                .iter()
+                .map(
+                    |c| serde_json::json!({"layer": c.layer, "kind": "certified_interval", "domain": "range",
+                    "full_domain_lower_bound": est[c.layer - 1].lower_bound, "certificate": c})
+                )
+                .collect::<Vec<_>>()
+        );
     }
 }
 
@@ -343,9 +547,19 @@ fn layers_footprint(args: &WdcArgs, widths: &[usize]) -> Footprint {
         .filter(|w| args.certify && w[0] == 2)
         .map(|w| certificate_words(w[1]))
         .fold(0.0, f64::max);
+    let range = (2..widths.len())
+        .filter(|_| range_certify(args))
+        .map(|l| range_certificate_words(&widths[..=l]))
+        .fold(0.0, f64::max);
     Footprint::new()
         .network("--widths", widths)
         .words("--pairs", search(args, 2).pairs, "the pair search", search_words)
+        .words(
+            "--widths",
+            comma_list(widths),
+            "the range-restricted certificate's sectors and cells",
+            range,
+        )
         .words("--widths", comma_list(widths), "the pair search's workspace", workspace)
         .words("--widths", comma_list(widths), "the certificate's cells", certificates)
 }
@@ -371,13 +585,21 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
         .iter()
         .copied()
         .find(|&l| net.layers()[l].weight.ncols() > 2);
-    if let (Some(path), None) = (&args.certificate, box_layer) {
+    if let (Some(path), None, false) = (&args.certificate, box_layer, range_certify(&args)) {
         return Err(Error::param(
             "--certificate",
             path.display(),
             "certificate files are written for a layer with 3 or 4 inputs (k = 2 prints its exact sector certificate)",
         ));
     }
+    let prepared: Vec<(usize, RangeLayer)> = if range_certify(&args) {
+        check_range_network(&net)?;
+        (1..net.depth())
+            .map(|l| Ok((l, prepare_range(&args, &net, l)?)))
+            .collect::<Result<_>>()?
+    } else {
+        Vec::new()
+    };
     let bar = progress::bar(net.depth() as u64, "wdc", ctx.quiet);
     let est: Vec<WdcEstimate> = (0..net.depth())
         .map(|l| {
@@ -402,10 +624,15 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
     } else {
         Vec::new()
     };
+    let ranges: Vec<RangeCertificate> = prepared
+        .iter()
+        .map(|(l, layer)| certify_range_layer(ctx, &args, layer, *l, *l == 1 && args.certificate.is_some()))
+        .collect::<Result<_>>()?;
     let audit = run_audit(ctx, &args, &net, &est);
     let base = base_row(ctx, &net, &origin, &args);
     let mut rows = estimate_rows(&est, &base);
     rows.extend(certs.iter().map(|(l, c)| certificate_row(*l, &net, c, &base)));
+    rows.extend(ranges.iter().map(|c| range_row(c, &base)));
     let trace: Vec<TraceRow> = est
         .iter()
         .flat_map(|e| {
@@ -420,13 +647,19 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
     let out = ctx.create_out(&ctx.out_dir("wdc"))?;
     out.write_csv("wdc.csv", &rows)?;
     out.write_csv("wdc_trace.csv", &trace)?;
-    if let Some(path) = &args.certificate
+    if let (Some(path), Some(c), Some((_, layer))) = (&args.certificate, ranges.first(), prepared.first()) {
+        let weights = &net.layers()[..=1];
+        let widths = net.widths()[..=2].to_vec();
+        let hashes = weights.iter().map(|l| weights_sha256(l.weight.as_ref())).collect();
+        write_certificate(path, &RangeCertificateFile::new(c, layer, widths, hashes))?;
+    } else if let Some(path) = &args.certificate
         && let Some((l, LayerCertificate::Boxes(c))) = certs.iter().find(|(l, _)| Some(*l) == box_layer)
     {
         write_certificate(path, &CertificateFile::new(c, net.layers()[*l].weight.as_ref(), l + 1))?;
     }
     let dir = ctx.finish(out, "wdc", &args)?;
     let mut outcome = layers_outcome(&dir, &net, &est, &certs);
+    add_ranges(&mut outcome, &est, &ranges);
     match &audit {
         Some(report) => {
             outcome.human +=
@@ -482,7 +715,7 @@ fn base_row(ctx: &Context, net: &Network, origin: &NetworkOrigin, args: &WdcArgs
         source: origin.source.clone(),
         widths: widths_label(&net.widths()),
         weight_scale: origin.weight_scale.clone(),
-        domain: serde_json::to_value(args.domain)
+        domain: serde_json::to_value(sampled_domain(args))
             .ok()
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default(),
@@ -499,6 +732,8 @@ fn base_row(ctx: &Context, net: &Network, origin: &NetworkOrigin, args: &WdcArgs
         nodes: None,
         pruned: None,
         argmax_angle: f64::NAN,
+        argmax_latent_alpha: None,
+        argmax_latent_beta: None,
         argmax_x: String::new(),
         argmax_y: String::new(),
         max_active_norm_sq: None,
@@ -546,7 +781,7 @@ fn layers_outcome(
                 c.gap(),
                 match c.stop {
                     crate::conditions::certify_boxes::Stop::Converged => "tolerance met".to_string(),
-                    _ => format!("stopped by {} before the tolerance", stop_label(c)),
+                    _ => format!("stopped by {} before the tolerance", stop_label(c.stop)),
                 },
                 c.nodes,
                 c.split,

@@ -266,3 +266,27 @@ pub fn without_source(csv: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Writes two `2-8-12` networks outside the bias-free ReLU class to `dir`:
+/// `biased.safetensors` (a bias in layer 1) and `smooth.safetensors` (softplus in layer 1).
+pub fn non_relu_networks(dir: &Path) {
+    use dpr_audit::core::network::{Activation, Layer, Network};
+    use dpr_audit::core::weights::save;
+    let layer = |rows: usize, cols: usize, bias: bool, activation: Activation| Layer {
+        weight: faer::Mat::from_fn(rows, cols, |i, j| ((i * 3 + j * 5) % 7) as f64 - 3.0),
+        bias: bias.then(|| vec![0.5; rows]),
+        activation,
+    };
+    let biased = Network::from_layers(vec![
+        layer(8, 2, true, Activation::Relu),
+        layer(12, 8, false, Activation::Relu),
+    ])
+    .expect("net");
+    let smooth = Network::from_layers(vec![
+        layer(8, 2, false, Activation::Softplus),
+        layer(12, 8, false, Activation::Relu),
+    ])
+    .expect("net");
+    save(&biased, &dir.join("biased.safetensors"), &Default::default()).expect("save");
+    save(&smooth, &dir.join("smooth.safetensors"), &Default::default()).expect("save");
+}

@@ -101,6 +101,12 @@ fn gamma(terms: usize) -> f64 {
     nu / (1.0 - nu)
 }
 
+/// The angle below which two breakpoints of a computation with `terms` summands per entry
+/// cannot be told apart (docs/THEORY.md §13.2): `16 γ_terms`.
+pub fn angle_tolerance(terms: usize) -> f64 {
+    ROUNDING_SAFETY * gamma(terms)
+}
+
 /// The fresh-evaluation certificate of a sign pattern at `u` (docs/THEORY.md §13.5): one
 /// forward pass carrying, for every pre-activation and measurement `z_i`, the standard bound
 /// `e_i ≥ |fl(z_i) − z_i|` (`e ← γ_n |W| |a| + |W| e`, ReLU 1-Lipschitz). Returns
@@ -352,7 +358,7 @@ pub fn exact_landscape(problem: &Problem, truth: &Truth, tau: f64, wdc_epsilon: 
         b: &problem.b,
     };
     let terms: usize = problem.net.widths().iter().sum::<usize>() + problem.b.len();
-    let g = ROUNDING_SAFETY * gamma(terms);
+    let g = angle_tolerance(terms);
     let sectors = enumerate(&inst, g);
     let half_b2 = 0.5 * problem.b.iter().map(|v| v * v).sum::<f64>();
     let profile_points = critical_points(&sectors, half_b2, g, g);

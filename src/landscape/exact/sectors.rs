@@ -463,31 +463,35 @@ fn chunk_sectors(inst: &Instance<'_>, arcs: &[((f64, f64), Boundary)], tol: f64)
     (out, coincident)
 }
 
-/// Every sector of the circle, in angular order; `tol` is the angle below which two
-/// breakpoints cannot be told apart. Deterministic and independent of the thread count.
-pub fn enumerate(inst: &Instance<'_>, tol: f64) -> Sectors {
-    assert_eq!(inst.weights[0].ncols(), 2, "the exact landscape needs k = 2");
-    let breaks = first_layer_breakpoints(inst.weights[0], tol);
-    let arcs: Vec<((f64, f64), Boundary)> = if breaks.is_empty() {
+/// The layer-1 arcs (sectors of layer 1) with their left boundaries, in angular order.
+fn first_layer_arcs(w1: MatRef<'_, f64>, tol: f64) -> Vec<((f64, f64), Boundary)> {
+    let breaks = first_layer_breakpoints(w1, tol);
+    if breaks.is_empty() {
         let left = Boundary {
             cause: Cause::Layer(1),
             units: Vec::new(),
             coincident: false,
         };
-        vec![((0.0, PI), left.clone()), ((PI, TAU), left)]
-    } else {
-        (0..breaks.len())
-            .map(|i| {
-                let end = breaks.get(i + 1).map_or(breaks[0].0 + TAU, |b| b.0);
-                let left = Boundary {
-                    cause: Cause::Layer(1),
-                    units: breaks[i].1.clone(),
-                    coincident: breaks[i].2,
-                };
-                ((breaks[i].0, end), left)
-            })
-            .collect()
-    };
+        return vec![((0.0, PI), left.clone()), ((PI, TAU), left)];
+    }
+    (0..breaks.len())
+        .map(|i| {
+            let end = breaks.get(i + 1).map_or(breaks[0].0 + TAU, |b| b.0);
+            let left = Boundary {
+                cause: Cause::Layer(1),
+                units: breaks[i].1.clone(),
+                coincident: breaks[i].2,
+            };
+            ((breaks[i].0, end), left)
+        })
+        .collect()
+}
+
+/// Every sector of the circle, in angular order; `tol` is the angle below which two
+/// breakpoints cannot be told apart. Deterministic and independent of the thread count.
+pub fn enumerate(inst: &Instance<'_>, tol: f64) -> Sectors {
+    assert_eq!(inst.weights[0].ncols(), 2, "the exact landscape needs k = 2");
+    let arcs = first_layer_arcs(inst.weights[0], tol);
     let chunks: Vec<(Vec<Sector>, Vec<f64>)> = arcs
         .par_chunks(CHUNK)
         .map(|chunk| {
@@ -502,4 +506,50 @@ pub fn enumerate(inst: &Instance<'_>, tol: f64) -> Sectors {
         coincident.extend(c);
     }
     Sectors { sectors, coincident }
+}
+
+/// A sector of the layers `1…l` of a network with its `Λ_l` (`n_l × 2`; docs/THEORY.md §17.1).
+#[derive(Clone, Debug)]
+pub struct NetworkSector {
+    /// First angle.
+    pub start: f64,
+    /// Last angle (`end` may exceed 2π for the last sector).
+    pub end: f64,
+    /// `Λ_l`: `G_l(u) = Λ_l u` on the sector; the rows of inactive units of layer `l` are zero.
+    pub lambda: Mat<f64>,
+    /// A breakpoint within `tol` of the sector's start was merged with it (undecidable in f64).
+    pub coincident: bool,
+}
+
+/// The sectors of the network `weights` alone (no measurements), in the same angular order as
+/// [`enumerate`], each with its `Λ_l`, and the angles where a zero fell within `tol` of a
+/// sector's end. Deterministic and independent of the thread count.
+pub fn network_sectors(weights: &[MatRef<'_, f64>], tol: f64) -> (Vec<NetworkSector>, Vec<f64>) {
+    assert_eq!(weights[0].ncols(), 2, "the sectors of the circle need k = 2");
+    let none = Mat::<f64>::zeros(0, weights[weights.len() - 1].nrows());
+    let inst = Instance {
+        weights,
+        a: none.as_ref(),
+        b: &[],
+    };
+    let arcs = first_layer_arcs(weights[0], tol);
+    let chunks: Vec<(Vec<LastLayerSector>, Vec<f64>)> = arcs
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut coincident = Vec::new();
+            (last_layer_sectors(&inst, chunk, tol, &mut coincident), coincident)
+        })
+        .collect();
+    let mut sectors = Vec::new();
+    let mut coincident = Vec::new();
+    for (s, c) in chunks {
+        sectors.extend(s.into_iter().map(|l| NetworkSector {
+            start: l.arc.0,
+            end: l.arc.1,
+            lambda: l.lambda,
+            coincident: l.left.coincident,
+        }));
+        coincident.extend(c);
+    }
+    (sectors, coincident)
 }
