@@ -273,9 +273,9 @@ pub fn wdc_search_words(pairs: usize, refine_starts: usize, k: usize) -> f64 {
 
 /// Words of the RRCP tuple search (`conditions::rrcp`, subspace mode) with `tuples` sampled
 /// tuples on a network of these widths with `m` measurements: every sampled tuple is kept
-/// (6 latent points and a sign) until the refinement picks its starts, and one block of
-/// [`crate::conditions::rrcp::SUBSPACE_BLOCK`] tuples holds 4 points' activations, outputs
-/// `A G`, and `k`-column bases with their products `A B` (`m × k`) per point.
+/// (6 latent points and a sign) until the refinement picks its starts, and one block of at
+/// most [`crate::conditions::rrcp::SUBSPACE_BLOCK`] tuples holds 4 points' activations,
+/// outputs `A G`, and `k`-column bases with their products `A B` (`m × k`) per point.
 pub fn rrcp_search_words(tuples: usize, widths: &[usize], m: usize) -> f64 {
     if tuples == 0 {
         return 0.0;
@@ -283,7 +283,8 @@ pub fn rrcp_search_words(tuples: usize, widths: &[usize], m: usize) -> f64 {
     let k = widths.first().copied().unwrap_or(0) as f64;
     let n = widths.last().copied().unwrap_or(0) as f64;
     let point = activation_words(widths) + (m as f64 + n) * (k + 1.0);
-    tuples as f64 * (6.0 * k + 2.0) + 4.0 * crate::conditions::rrcp::SUBSPACE_BLOCK as f64 * point
+    let block = tuples.min(crate::conditions::rrcp::SUBSPACE_BLOCK) as f64;
+    tuples as f64 * (6.0 * k + 2.0) + 4.0 * block * point
 }
 
 /// Words of one worker of the WDC pair search on a layer with `n` outputs: two `n × BLOCK`

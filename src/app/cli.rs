@@ -229,7 +229,7 @@ pub struct LandscapeExactArgs {
     pub census_starts: usize,
     /// With --sweep: sampled tuples of the RRCP lower bound of each instance's A over its network
     /// (subspace search, one short refinement; 0 = not measured).
-    #[arg(long, default_value_t = 16, requires = "sweep")]
+    #[arg(long, default_value_t = 4, requires = "sweep")]
     pub rrcp_tuples: usize,
     /// With --sweep: scale-out (--shard, --resume).
     #[command(flatten)]

@@ -196,15 +196,24 @@ fn footprint(args: &LandscapeExactArgs, rungs: &[(Vec<usize>, usize)], threads: 
                 .windows(2)
                 .map(|w| wdc_search_words(args.wdc_pairs, 2, w[0]) + wdc_workspace_words(w[1]))
                 .fold(0.0, f64::max)
-            + rrcp_search_words(args.rrcp_tuples, widths, *m)
     };
     let largest = rungs.iter().map(instance).fold(0.0, f64::max);
+    let rrcp = rungs
+        .iter()
+        .map(|(widths, m)| rrcp_search_words(args.rrcp_tuples, widths, *m))
+        .fold(0.0, f64::max);
     Footprint::new()
         .words(
             "--ladder",
             rungs.iter().map(|r| r.0[1].to_string()).collect::<Vec<_>>().join(","),
             "one instance per thread",
             largest * threads.max(1) as f64,
+        )
+        .words(
+            "--rrcp-tuples",
+            args.rrcp_tuples,
+            "one RRCP tuple search per thread",
+            rrcp * threads.max(1) as f64,
         )
         .words(
             "--trials",
