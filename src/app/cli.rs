@@ -353,7 +353,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub models: Option<PathBuf>,
     /// Judge the sweep claims (C7, C8) on sweeps run elsewhere: read each sweep's rows from
-    /// DIR/<claim folder>/<part> (e.g. DIR/C7-sample-complexity/n_sweep), the folder `merge`
+    /// `DIR/<claim folder>/<part>` (e.g. `DIR/C7-sample-complexity/n_sweep`), the folder `merge`
     /// wrote for its shards, instead of running it; the configuration and seed must match.
     #[arg(long, value_name = "DIR")]
     pub from_merged: Option<PathBuf>,
