@@ -271,6 +271,22 @@ pub fn wdc_search_words(pairs: usize, refine_starts: usize, k: usize) -> f64 {
     blocks * (2.0 + refine_starts.max(1) as f64 * (2.0 * k as f64 + 1.0))
 }
 
+/// Words of the RRCP tuple search (`conditions::rrcp`, subspace mode) with `tuples` sampled
+/// tuples on a network of these widths with `m` measurements: every sampled tuple is kept
+/// (6 latent points and a sign) until the refinement picks its starts, and one block of at
+/// most [`crate::conditions::rrcp::SUBSPACE_BLOCK`] tuples holds 4 points' activations,
+/// outputs `A G`, and `k`-column bases with their products `A B` (`m × k`) per point.
+pub fn rrcp_search_words(tuples: usize, widths: &[usize], m: usize) -> f64 {
+    if tuples == 0 {
+        return 0.0;
+    }
+    let k = widths.first().copied().unwrap_or(0) as f64;
+    let n = widths.last().copied().unwrap_or(0) as f64;
+    let point = activation_words(widths) + (m as f64 + n) * (k + 1.0);
+    let block = tuples.min(crate::conditions::rrcp::SUBSPACE_BLOCK) as f64;
+    tuples as f64 * (6.0 * k + 2.0) + 4.0 * block * point
+}
+
 /// Words of one worker of the WDC pair search on a layer with `n` outputs: two `n × BLOCK`
 /// matrices of pre-activations.
 pub fn wdc_workspace_words(n: usize) -> f64 {

@@ -43,6 +43,15 @@ fn fixtures(dir: &Path) {
     for (name, bytes) in files {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
+    // A merged sweep folder of a configuration no claim has (`verify --from-merged`).
+    let merged = dir.join("merged/C8-negation-check/sweep");
+    std::fs::create_dir_all(&merged).unwrap();
+    std::fs::write(
+        merged.join("manifest.json"),
+        r#"{"version": "0.1.0", "parameters": {"config_hash": "0123abcd", "config": {"seed": 1}}}"#,
+    )
+    .unwrap();
+    std::fs::write(merged.join("trials.csv"), "trial_id,seed\n0,1\n").unwrap();
 }
 
 const T: &str = "1000000000000"; // 10^12
@@ -75,6 +84,10 @@ fn sizes_that_cannot_fit_or_finish_are_refused_before_allocating() {
         (&["landscape", "sweep", "--hidden", &format!("{G}x10"), "--m", "400"], G),
         (&["landscape", "exact", "--sweep", "--ladder", G], G),
         (&["landscape", "exact", "--sweep", "--ladder", "10", "--trials", T], T),
+        (
+            &["landscape", "exact", "--sweep", "--ladder", "10", "--rrcp-tuples", T],
+            T,
+        ),
         (&["wdc", "--k", "2", "--n", G], G),
         // Counts of 10^12.
         (&["rrcp", "--widths", "2,10", "--m", T], T),
@@ -215,6 +228,20 @@ fn malformed_values_and_files_are_refused() {
             "--shard",
         ),
         (&["verify", "--only", "C42"], "C42"),
+        (&["verify", "--only", "C0", "--from-merged", "merged"], "--from-merged"),
+        (
+            &["verify", "--only", "C7", "--from-merged", "no-such-merged"],
+            "no-such-merged",
+        ),
+        (
+            &["verify", "--only", "C7", "--from-merged", "merged", "--replicates", "2"],
+            "--replicates",
+        ),
+        // A merged folder of another configuration: refused, naming both hashes.
+        (
+            &["verify", "--only", "C8", "--from-merged", "merged"],
+            "config hash 0123abcd",
+        ),
         (
             &["verify", "--only", "C9", "--models", "no-such-models"],
             "no-such-models",

@@ -493,3 +493,25 @@ fn both_selections_split_every_output_by_rule() {
     }
     assert!(dir.join("objective/success_dpr.png").exists());
 }
+
+/// The Slurm route's configuration files of C7's full protocol are its three grids exactly: a
+/// file that drifted from the spec would make shards whose merged rows `verify --from-merged`
+/// refuses (another configuration hash), after hours of cluster time.
+#[test]
+fn c7_full_sweep_files_are_the_specs_grids() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let spec = dpr_audit::claims::SPECS
+        .iter()
+        .map(|(file, text)| dpr_audit::claims::Spec::parse(file, text).unwrap())
+        .find(|s| s.id == "C7")
+        .unwrap();
+    let p: dpr_audit::claims::c7_sample_complexity::Params = spec.params(true).unwrap();
+    for (part, grid) in [("k", p.k_sweep), ("d", p.d_sweep), ("n", p.n_sweep)] {
+        let file = dpr_audit::sweep::config::load(&root.join(format!("verify/sweeps/C7-full-{part}.toml"))).unwrap();
+        assert_eq!(
+            serde_json::to_value(&file.config).unwrap(),
+            serde_json::to_value(&grid.check(Path::new("spec")).unwrap().config).unwrap(),
+            "verify/sweeps/C7-full-{part}.toml"
+        );
+    }
+}

@@ -227,6 +227,10 @@ pub struct LandscapeExactArgs {
     /// With --sweep: GD starts of the census on each instance (0 = no census).
     #[arg(long, default_value_t = 20, requires = "sweep")]
     pub census_starts: usize,
+    /// With --sweep: sampled tuples of the RRCP lower bound of each instance's A over its network
+    /// (subspace search, one short refinement; 0 = not measured).
+    #[arg(long, default_value_t = 4, requires = "sweep")]
+    pub rrcp_tuples: usize,
     /// With --sweep: scale-out (--shard, --resume).
     #[command(flatten)]
     pub scale_out: ScaleOutArgs,
@@ -348,6 +352,11 @@ pub struct VerifyArgs {
     /// models]; `models/epochs50` holds the 50-epoch VAE decoder (see models/README.md).
     #[arg(long)]
     pub models: Option<PathBuf>,
+    /// Judge the sweep claims (C7, C8) on sweeps run elsewhere: read each sweep's rows from
+    /// `DIR/<claim folder>/<part>` (e.g. `DIR/C7-sample-complexity/n_sweep`), the folder `merge`
+    /// wrote for its shards, instead of running it; the configuration and seed must match.
+    #[arg(long, value_name = "DIR")]
+    pub from_merged: Option<PathBuf>,
 }
 
 /// `dpr-audit wdc`.

@@ -3,8 +3,8 @@
 //! resumable (`--resume`) and mergeable (`dpr-audit merge`) like every study ([`crate::exec`]).
 //!
 //! Outputs: `exact_sweep.csv` (one row per instance, with `trial_id`), `exact_sweep_rungs.csv`
-//! (per-rung summaries), `exact_sweep_fit.csv` (the slopes of `ln spread` on `ln n_1` and on
-//! `ln ε`, with 95% intervals and the zero spreads left out), and the figures
+//! (per-rung summaries), `exact_sweep_fit.csv` (the slopes of `ln spread` on `ln n_1`, on
+//! `ln ε_WDC` and on `ln ε_RRCP`, with 95% intervals and the zero spreads left out), and the figures
 //! `exact_sweep_spread.png` and `exact_sweep_counts.png`.
 
 use serde::Serialize;
@@ -18,11 +18,13 @@ use crate::error::{Error, Result};
 use crate::exec::merge::{ShardFolder, collect};
 use crate::exec::store::write_rows;
 use crate::exec::{Study, config_hash};
-use crate::landscape::exact::sweep::{ExactSweep, ExactSweepPlan, RungSummary, SpreadFits, spread_fits, spread_points};
+use crate::landscape::exact::sweep::{
+    ExactSweep, ExactSweepPlan, RungSummary, SpreadFits, SpreadPoint, spread_fits, spread_points,
+};
 use crate::landscape::neighbourhoods::check_tau;
 use crate::limits::{
-    Footprint, exact_enumeration_words, lockstep_words, measurement_words, network_words, trial_words,
-    wdc_search_words, wdc_workspace_words,
+    Footprint, exact_enumeration_words, lockstep_words, measurement_words, network_words, rrcp_search_words,
+    trial_words, wdc_search_words, wdc_workspace_words,
 };
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, line_plot, line_plot_with_dots};
@@ -66,13 +68,18 @@ fn fit_rows(seed: u64, fits: &SpreadFits) -> Vec<FitRow> {
     [
         row("ln_n1", &fits.width, None),
         row("ln_wdc_epsilon_lower_bound", &fits.epsilon, Some(THEOREM_EXPONENT)),
+        row(
+            "ln_rrcp_epsilon_sampled_lower_bound",
+            &fits.rrcp_epsilon,
+            Some(THEOREM_EXPONENT),
+        ),
     ]
     .into_iter()
     .flatten()
     .collect()
 }
 
-fn figures(out: &OutputDir, rungs: &[RungSummary], points: &[(f64, Option<f64>, f64)]) -> Result<()> {
+fn figures(out: &OutputDir, rungs: &[RungSummary], points: &[SpreadPoint]) -> Result<()> {
     let line = |label: &str, f: &dyn Fn(&RungSummary) -> f64| Series {
         label: label.into(),
         points: rungs.iter().map(|s| (s.n1 as f64, f(s))).collect(),
@@ -88,7 +95,7 @@ fn figures(out: &OutputDir, rungs: &[RungSummary], points: &[(f64, Option<f64>, 
         ],
         &[Series {
             label: "one instance".into(),
-            points: points.iter().map(|p| (p.0, p.2)).collect(),
+            points: points.iter().map(|p| (p.n1, p.spread)).collect(),
         }],
     )?;
     line_plot(
@@ -130,11 +137,11 @@ pub fn finalize(
         dir.display(),
         study.plan.min_depth
     );
-    human += "  widths          m      inst  spurious (mean)  zero  spread median  max     ∠(x,−x0) median  max f(−x)/f(x)  fails  outside old balls  GD spurious runs  GD found (basin)  WDC ε ≥ (mean)\n";
+    human += "  widths          m      inst  spurious (mean)  zero  spread median  max     ∠(x,−x0) median  max f(−x)/f(x)  fails  outside old balls  GD spurious runs  GD found (basin)  WDC ε ≥ (mean)  RRCP ε ≥ (mean, sampled)\n";
     let opt = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |x| format!("{x:.3}"));
     for s in &rungs {
         human += &format!(
-            "  {:<14} {:>6}  {:>4}  {:>15.2}  {:>4}  {:>13.3}  {:>6.3}  {:>14.1}°  {:>14}  {:>5}  {:>17}  {:>16}  {:>16}  {}\n",
+            "  {:<14} {:>6}  {:>4}  {:>15.2}  {:>4}  {:>13.3}  {:>6.3}  {:>14.1}°  {:>14}  {:>5}  {:>17}  {:>16}  {:>16}  {:>14}  {}\n",
             s.widths,
             s.m,
             s.instances,
@@ -149,6 +156,7 @@ pub fn finalize(
             opt(s.gd_spurious_fraction_mean),
             opt(s.gd_found_basin_fraction_mean),
             opt(s.wdc_epsilon_lower_bound_mean),
+            opt(s.rrcp_epsilon_sampled_lower_bound_mean),
         );
     }
     for f in &fit_table {
@@ -175,7 +183,8 @@ pub fn finalize(
 }
 
 /// The memory of the sweep: one instance of the largest rung per thread (weights, `A`, the
-/// enumeration, the census runs, the WDC pair search) and every trial's row.
+/// enumeration, the census runs, the WDC pair search, the RRCP tuple search) and every trial's
+/// row.
 fn footprint(args: &LandscapeExactArgs, rungs: &[(Vec<usize>, usize)], threads: usize) -> Footprint {
     let instance = |(widths, m): &(Vec<usize>, usize)| {
         let n = widths.last().copied().unwrap_or(0);
@@ -189,12 +198,22 @@ fn footprint(args: &LandscapeExactArgs, rungs: &[(Vec<usize>, usize)], threads: 
                 .fold(0.0, f64::max)
     };
     let largest = rungs.iter().map(instance).fold(0.0, f64::max);
+    let rrcp = rungs
+        .iter()
+        .map(|(widths, m)| rrcp_search_words(args.rrcp_tuples, widths, *m))
+        .fold(0.0, f64::max);
     Footprint::new()
         .words(
             "--ladder",
             rungs.iter().map(|r| r.0[1].to_string()).collect::<Vec<_>>().join(","),
             "one instance per thread",
             largest * threads.max(1) as f64,
+        )
+        .words(
+            "--rrcp-tuples",
+            args.rrcp_tuples,
+            "one RRCP tuple search per thread",
+            rrcp * threads.max(1) as f64,
         )
         .words(
             "--trials",
@@ -251,6 +270,7 @@ fn plan(ctx: &Context, args: &LandscapeExactArgs) -> Result<ExactSweepPlan> {
         margin: args.margin,
         census_starts: args.census_starts,
         wdc_pairs: args.wdc_pairs,
+        rrcp_tuples: args.rrcp_tuples,
     })
 }
 

@@ -3,6 +3,7 @@
 //! figures) and a booktabs table for papers, `SUMMARY.tex`; with `--replicates R`, the same protocol under R master seeds and the per-claim
 //! agreement of the verdicts.
 
+use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -50,6 +51,40 @@ pub fn selected_specs(only: Option<&[String]>) -> Result<Vec<(String, Spec)>> {
         ));
     }
     Ok(all.into_iter().filter(|(_, s)| only.contains(&s.id)).collect())
+}
+
+/// The claims whose protocol is a sweep that can be sharded and merged (`--from-merged`).
+pub const SWEEP_CLAIMS: [&str; 2] = ["C7", "C8"];
+
+/// Checks `--from-merged DIR` against the selected claims and `--replicates` before anything
+/// is written: only sweep claims, one seed, and a folder that exists.
+fn check_from_merged(dir: &Path, specs: &[(String, Spec)], replicates: u64) -> Result<()> {
+    if let Some((_, spec)) = specs.iter().find(|(_, s)| !SWEEP_CLAIMS.contains(&s.id.as_str())) {
+        return Err(Error::param(
+            "--from-merged",
+            dir.display(),
+            format!(
+                "claim {} is not a sweep; only {} read merged folders: add --only C7 (or C8)",
+                spec.id,
+                SWEEP_CLAIMS.join(", ")
+            ),
+        ));
+    }
+    if replicates > 1 {
+        return Err(Error::param(
+            "--from-merged",
+            dir.display(),
+            "merged folders hold one master seed; drop --replicates",
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(Error::param(
+            "--from-merged",
+            dir.display(),
+            "no such folder; give the folder that holds <claim folder>/<part>/ as `merge` wrote them",
+        ));
+    }
+    Ok(())
 }
 
 /// What the verdicts can and cannot say, printed once at the top of `SUMMARY.md`.
@@ -109,6 +144,7 @@ fn run_claims(
     out: &OutputDir,
     prefix: &str,
     bar: &indicatif::ProgressBar,
+    merged: Option<&Path>,
 ) -> Result<(Vec<ClaimReport>, Vec<f64>)> {
     let mut reports = Vec::with_capacity(specs.len());
     let mut timings = Vec::with_capacity(specs.len());
@@ -117,7 +153,15 @@ fn run_claims(
         let name = format!("{prefix}{name}");
         out.create_subdir(&name)?;
         let started = Instant::now();
-        reports.push(claims::run(spec, full, seed, &ClaimDir { out, name })?);
+        let mut report = claims::run(spec, full, seed, &ClaimDir { out, name, merged })?;
+        if let Some(dir) = merged {
+            report.measured = format!(
+                "judged on the merged shard folders in {} (rows read, not run here); {}",
+                dir.display(),
+                report.measured
+            );
+        }
+        reports.push(report);
         timings.push(started.elapsed().as_secs_f64());
         bar.inc(1);
     }
@@ -158,10 +202,14 @@ pub fn run(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
         image_experiment::use_models(specs.iter_mut().map(|(_, s)| s), models);
     }
     let protocol = if args.full { "full" } else { "quick" };
+    if let Some(dir) = &args.from_merged {
+        check_from_merged(dir, &specs, args.replicates)?;
+    }
     let out = ctx.create_out(&ctx.out_dir("verify"))?;
     let bar = progress::bar(specs.len() as u64 * args.replicates, "verify", ctx.quiet);
     let started = Instant::now();
-    let (reports, timings) = run_claims(&specs, args.full, ctx.seed, &out, "", &bar)?;
+    let merged = args.from_merged.as_deref();
+    let (reports, timings) = run_claims(&specs, args.full, ctx.seed, &out, "", &bar, merged)?;
     let mut replicate_rows: Vec<ReplicateRow> = Vec::new();
     let mut record = |seed: u64, reports: &[ClaimReport], timings: &[f64]| {
         replicate_rows.extend(reports.iter().zip(timings).map(|(r, &t)| ReplicateRow {
@@ -177,8 +225,15 @@ pub fn run(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
     record(ctx.seed, &reports, &timings);
     for r in 1..args.replicates {
         let seed = ctx.seed.wrapping_add(r);
-        let (more, more_timings) =
-            run_claims(&specs, args.full, seed, &out, &format!("replicates/seed-{seed}/"), &bar)?;
+        let (more, more_timings) = run_claims(
+            &specs,
+            args.full,
+            seed,
+            &out,
+            &format!("replicates/seed-{seed}/"),
+            &bar,
+            None,
+        )?;
         record(seed, &more, &more_timings);
     }
     let seconds = started.elapsed().as_secs_f64();

@@ -24,10 +24,12 @@ use super::{ClaimDir, ClaimReport, Spec, Verdict};
 use crate::error::Result;
 use crate::exec::run::run_all;
 use crate::landscape::exact::sweep::{
-    ExactSweep, ExactSweepPlan, ExactSweepRow, RungSummary, SpreadFits, rung_summaries, spread_fits, spread_points,
+    ExactSweep, ExactSweepPlan, ExactSweepRow, RungSummary, SpreadFits, SpreadPoint, rung_summaries, spread_fits,
+    spread_points,
 };
 use crate::report::plot::Series;
 use crate::solvers::instance::InstanceKey;
+use crate::stats::PowerLawFit;
 
 /// Parameters of C4 (from `verify/C4-spread-trend.toml`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -44,6 +46,8 @@ pub struct Params {
     pub margin: f64,
     /// Sampled pairs per layer of the WDC lower bound.
     pub wdc_pairs: usize,
+    /// Sampled tuples of the RRCP lower bound (reported, not judged).
+    pub rrcp_tuples: usize,
     /// Rungs with `n_1` at most this have their largest-spread instance saved.
     pub max_saved_n1: usize,
 }
@@ -59,14 +63,15 @@ pub fn ladder_plan(seed: u64, ladder: &[usize], trials: u64, min_depth: f64) -> 
         margin: 1.5,
         census_starts: 0,
         wdc_pairs: 0,
+        rrcp_tuples: 0,
     }
 }
 
-/// The C4 verdict on the `(n_1, ε, spread)` table, one triple per instance, with the fits
+/// The C4 verdict on the table of instances, with the fits
 /// (docs/THEORY.md §16.3): PASS when the 95% interval of the slope of `ln spread` on `ln n_1`
 /// (zero spreads left out) lies below 0, FAIL when above 0, INCONCLUSIVE otherwise or when no
 /// fit is possible (fewer than 3 positive spreads, or a single width).
-pub fn judge(points: &[(f64, Option<f64>, f64)]) -> (Verdict, SpreadFits) {
+pub fn judge(points: &[SpreadPoint]) -> (Verdict, SpreadFits) {
     let fits = spread_fits(points);
     let interval = fits.width.map(|f| (f.exponent_lo, f.exponent_hi));
     (decay_exponent(interval, (f64::NEG_INFINITY, 0.0)), fits)
@@ -107,6 +112,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
         tau: p.tau,
         margin: p.margin,
         wdc_pairs: p.wdc_pairs,
+        rrcp_tuples: p.rrcp_tuples,
         ..ladder_plan(seed, &p.ladder, p.trials, p.min_depth)
     };
     let study = ExactSweep { plan };
@@ -142,14 +148,21 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
             )
         })
         .collect();
-    let eps = fits.epsilon.map_or_else(
-        || "no ε fit".to_string(),
-        |f| {
-            format!(
-                "slope on ln ε (WDC lower bound) {:.3} [{:.3}, {:.3}] beside the theorem's 0.25",
-                f.exponent, f.exponent_lo, f.exponent_hi
-            )
-        },
+    let eps_fit = |fit: Option<PowerLawFit>, which: &str| {
+        fit.map_or_else(
+            || format!("no {which} fit"),
+            |f| {
+                format!(
+                    "slope on ln {which} {:.3} [{:.3}, {:.3}] beside the theorem's 0.25",
+                    f.exponent, f.exponent_lo, f.exponent_hi
+                )
+            },
+        )
+    };
+    let eps = format!(
+        "{}; {}",
+        eps_fit(fits.epsilon, "ε (WDC lower bound)"),
+        eps_fit(fits.rrcp_epsilon, "ε_RRCP (sampled lower bound)")
     );
     let measured = format!(
         "exact k = 2 landscapes of {} instances ({} per rung, m = 4 n_1); {}; {eps}; checks (not evidence): x0 the unique global minimiser and D_u f(0) ≤ 0 on every instance: {}",
@@ -197,17 +210,18 @@ mod tests {
 
     /// Five rungs of `per_rung` instances with spread `c n^slope · e^{±noise}` (alternating
     /// signs, so the noise is deterministic and balanced on every rung).
-    fn ladder(slope: f64, noise: f64, per_rung: usize) -> Vec<(f64, Option<f64>, f64)> {
+    fn ladder(slope: f64, noise: f64, per_rung: usize) -> Vec<SpreadPoint> {
         [50.0_f64, 100.0, 200.0, 400.0, 800.0]
             .iter()
             .flat_map(|&n| {
                 (0..per_rung).map(move |i| {
                     let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
-                    (
-                        n,
-                        Some(n.powf(-0.5)),
-                        3.0 * n.powf(slope) * (sign * noise * (1.0 + i as f64 / 4.0)).exp(),
-                    )
+                    SpreadPoint {
+                        n1: n,
+                        wdc_epsilon: Some(n.powf(-0.5)),
+                        rrcp_epsilon: Some(n.powf(-0.25)),
+                        spread: 3.0 * n.powf(slope) * (sign * noise * (1.0 + i as f64 / 4.0)).exp(),
+                    }
                 })
             })
             .collect()
@@ -230,7 +244,14 @@ mod tests {
     fn a_flat_noisy_spread_is_inconclusive() {
         assert_eq!(judge(&ladder(0.0, 0.5, 9)).0, Verdict::Inconclusive);
         // Almost every spread 0: no fit, no verdict either way.
-        let zeros: Vec<(f64, Option<f64>, f64)> = (0..20).map(|i| (50.0 * f64::from(i % 5 + 1), None, 0.0)).collect();
+        let zeros: Vec<SpreadPoint> = (0..20)
+            .map(|i| SpreadPoint {
+                n1: 50.0 * f64::from(i % 5 + 1),
+                wdc_epsilon: None,
+                rrcp_epsilon: None,
+                spread: 0.0,
+            })
+            .collect();
         let (verdict, fits) = judge(&zeros);
         assert_eq!((verdict, fits.zero_spreads), (Verdict::Inconclusive, 20));
     }

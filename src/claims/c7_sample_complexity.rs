@@ -8,7 +8,7 @@
 //! excludes 2, FAIL when it excludes 1, INCONCLUSIVE when it contains both or there are fewer
 //! than three interpolated `m*` (the data cannot separate linear from quadratic).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,7 @@ use super::{ClaimDir, ClaimReport, Spec, Verdict};
 use crate::error::Result;
 use crate::solvers::Method;
 use crate::sweep::summary::FitRow;
-use crate::sweep::{Completed, SweepConfig, run_into};
+use crate::sweep::{Completed, SweepConfig};
 
 /// Parameters of C7 (from `verify/C7-sample-complexity.toml`): three sweep grids.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -81,9 +81,13 @@ pub fn judge(fit: Option<&FitRow>) -> Verdict {
 
 /// Runs C7.
 pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<ClaimReport> {
-    let source = |part: &str| PathBuf::from(format!("verify/{} {part}", dir.name));
     let part = |config: SweepConfig, name: &str| {
-        run_into(dir.out, &Path::new(&dir.name).join(name), config, &source(name), seed)
+        dir.sweep(
+            name,
+            config,
+            &PathBuf::from(format!("verify/{} {name}", dir.name)),
+            seed,
+        )
     };
     let k = part(p.k_sweep, "k_sweep")?;
     let d = part(p.d_sweep, "d_sweep")?;

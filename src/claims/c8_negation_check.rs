@@ -12,7 +12,7 @@
 //! at some point; INCONCLUSIVE otherwise.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,7 @@ use crate::exec::TrialRows;
 use crate::report::plot::Series;
 use crate::solvers::{Method, Selection};
 use crate::stats::{holm_adjust, mcnemar_exact};
-use crate::sweep::{SweepConfig, SweepRow, run_into};
+use crate::sweep::{SweepConfig, SweepRow};
 
 /// Parameters of C8 (from `verify/C8-negation-check.toml`): one sweep grid with methods
 /// `dpr` and `gd`.
@@ -169,7 +169,7 @@ pub fn run(spec: &Spec, p: Params, seed: u64, dir: &ClaimDir<'_>) -> Result<Clai
             reason: "key `methods`: C8 compares \"dpr\" with \"gd\"; list both".into(),
         });
     }
-    let done = run_into(dir.out, &Path::new(&dir.name).join("sweep"), p.sweep, &source, seed)?;
+    let done = dir.sweep("sweep", p.sweep, &source, seed)?;
     let mut points = paired_points(&done.rows);
     let verdict = judge(&mut points, ALPHA);
     let success = &done.analysis.success;

@@ -78,6 +78,9 @@ pub struct Params {
     pub judged_decoder: String,
     /// Independent draws of `A` and the restarts per (digit, m).
     pub draws: usize,
+    /// The `m` at which DPR runs (default: every `m`): the claims judge DPR at m = 200 only.
+    #[serde(default)]
+    pub dpr_m: Option<Vec<usize>>,
     /// Folder of the decoders, checked against its `SHA256SUMS` ([`MODELS_KEY`]).
     #[serde(default = "default_models")]
     pub models: String,
@@ -145,6 +148,9 @@ pub fn computed(params: &Params, seed: u64, source: &Path) -> Result<Arc<Compute
     if !params.m.contains(&200) {
         return Err(bad("key `m`: the claims compare at m = 200; include it".into()));
     }
+    if params.dpr_m.as_ref().is_some_and(|ms| !ms.contains(&200)) {
+        return Err(bad("key `dpr_m`: the claims judge DPR at m = 200; include it".into()));
+    }
     let indices = mnist::parse_indices(&params.images)?;
     let all = match params.data {
         DataSource::Fixture => mnist::fixture()?,
@@ -163,6 +169,7 @@ pub fn computed(params: &Params, seed: u64, source: &Path) -> Result<Arc<Compute
         restarts: params.restarts,
         iterations: params.iterations,
         lr: params.lr,
+        dpr_m: params.dpr_m.clone(),
         ..Protocol::paper()
     };
     let results = reconstruct::run(&digits, &decoders, &protocol, seed, &|| {})?;

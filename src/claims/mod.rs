@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, figure_names, line_plot};
 use crate::solvers::instance::InstanceKey;
+use crate::sweep::{Completed, SweepConfig, load_into, run_into};
 
 /// The shipped specs: `(file name, contents)`.
 pub const SPECS: &[(&str, &str)] = &[
@@ -238,9 +239,24 @@ pub struct ClaimDir<'a> {
     pub out: &'a OutputDir,
     /// The claim's sub-folder name (e.g. `C0-expectation-identities`).
     pub name: String,
+    /// `verify --from-merged DIR`: the sweep claims read each sweep's rows from
+    /// `DIR/<claim folder>/<part>` (the folder `merge` wrote for its shards) instead of running it.
+    pub merged: Option<&'a Path>,
 }
 
 impl ClaimDir<'_> {
+    /// The sweep `config` of the claim's part `part` (e.g. `k_sweep`) with master seed `seed`,
+    /// written into the claim's sub-folder `part`: run here, or with `verify --from-merged DIR`
+    /// read from `DIR/<claim folder>/<part>` ([`crate::sweep::load_into`]: same configuration
+    /// and seed checked, the same analysis of the same rows). `source` names the spec in errors.
+    pub fn sweep(&self, part: &str, config: SweepConfig, source: &Path, seed: u64) -> Result<Completed> {
+        let prefix = Path::new(&self.name).join(part);
+        match self.merged {
+            None => run_into(self.out, &prefix, config, source, seed),
+            Some(dir) => load_into(self.out, &prefix, config, (source, seed), &dir.join(&prefix)),
+        }
+    }
+
     /// Path of `file` inside the claim's folder (in the staging area).
     pub fn file(&self, file: &str) -> PathBuf {
         self.out.file(&self.relative(file))

@@ -45,6 +45,8 @@ use crate::core::network::Network;
 use crate::core::vector::{angle, norm, sgn};
 use crate::rng::{Stream, stream};
 
+/// The RRCP constant `L` of the paper (docs/THEORY.md §2): a search's ε is its supremum / `L`.
+pub const RRCP_CONSTANT: f64 = 31.0;
 /// Tuples of a random-mode block (the unit of parallel work and of the convergence trace):
 /// `6 × 32` columns per batched forward pass.
 pub const RANDOM_BLOCK: usize = 32;

@@ -117,8 +117,32 @@ impl Problem {
     /// bit for bit, the direction up to the rounding of sums taken in another order).
     pub fn evaluate_batch(&self, x: MatRef<'_, f64>) -> (Vec<f64>, Mat<f64>) {
         let (pre, out) = self.net.forward_batch(x);
+        self.backward(&pre, matmul_block(self.meas.a.as_ref(), out.as_ref()))
+    }
+
+    /// [`Problem::evaluate_batch`] of `x` with [`Problem::values_batch`] of `−x` (DPR's negation
+    /// check), through one forward pass of the block `[x, −x]`: the same numbers bit for bit
+    /// (every product is computed column by column, in an order that does not depend on the
+    /// block: `core::network::kernels`), with one pass over each weight matrix where there
+    /// were two. On a wide layer the pass streams the matrix from memory, which bounds the step.
+    pub fn evaluate_with_negation_batch(&self, x: MatRef<'_, f64>) -> (Vec<f64>, Mat<f64>, Vec<f64>) {
         let cols = x.ncols();
-        let mut c = matmul_block(self.meas.a.as_ref(), out.as_ref());
+        let both = Mat::from_fn(x.nrows(), 2 * cols, |i, j| {
+            if j < cols { x[(i, j)] } else { -x[(i, j - cols)] }
+        });
+        let (pre, out) = self.net.forward_batch(both.as_ref());
+        let c = matmul_block(self.meas.a.as_ref(), out.as_ref());
+        let negated = (cols..2 * cols)
+            .map(|j| self.half_squared_residual(c.col_as_slice(j)))
+            .collect();
+        let pre: Vec<Mat<f64>> = pre.iter().map(|z| z.subcols(0, cols).to_owned()).collect();
+        let (values, directions) = self.backward(&pre, c.subcols(0, cols).to_owned());
+        (values, directions, negated)
+    }
+
+    /// Values and descent directions of a block from its pre-activations `pre` and `c = A G(X)`.
+    fn backward(&self, pre: &[Mat<f64>], mut c: Mat<f64>) -> (Vec<f64>, Mat<f64>) {
+        let cols = c.ncols();
         let mut values = vec![0.0; cols];
         for (j, value) in values.iter_mut().enumerate() {
             let col = c.col_as_slice_mut(j);
@@ -128,7 +152,7 @@ impl Problem {
                 .for_each(|(ci, bi)| *ci = sgn(*ci) * (ci.abs() - bi));
         }
         let back = matmul_block(self.meas.a.transpose(), c.as_ref());
-        (values, self.net.vjp_batch(&pre, back))
+        (values, self.net.vjp_batch(pre, back))
     }
 }
 
@@ -138,6 +162,24 @@ mod tests {
     use crate::core::measure::MeasurementScale;
     use crate::core::network::WeightScale;
     use crate::rng::{Stream, stream};
+
+    /// The fused pass of DPR's step gives exactly the numbers of the two separate passes: a
+    /// kernel whose rounding depended on the block's other columns would break it.
+    #[test]
+    fn the_fused_negation_pass_is_the_two_passes_bit_for_bit() {
+        let key = |s| stream(3, "objective", 0, s);
+        let net = Network::gaussian(&[4, 29, 70], WeightScale::Normalized, &mut key(Stream::Network));
+        let meas = Measurements::gaussian(37, 70, MeasurementScale::Normalized, &mut key(Stream::Measurements));
+        let p = Problem::noiseless(net, meas, &[0.5, -0.2, 1.1, -0.7]);
+        for cols in [1, 3, 13] {
+            let x = Mat::from_fn(4, cols, |i, j| ((i * cols + j) as f64 * 0.37).sin());
+            let (values, directions) = p.evaluate_batch(x.as_ref());
+            let negated = p.values_batch((-x.clone()).as_ref());
+            let (fused_values, fused_directions, fused_negated) = p.evaluate_with_negation_batch(x.as_ref());
+            assert_eq!((fused_values, fused_negated), (values, negated), "{cols} columns");
+            assert_eq!(fused_directions, directions, "{cols} columns");
+        }
+    }
 
     #[test]
     fn batch_values_are_the_single_code_values_bit_for_bit() {

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::store::{MANIFEST_FILE, ShardManifest, StoredRows, parse_rows, read_rows};
+use csv::StringRecord;
+
+use super::store::{ID_COLUMN, MANIFEST_FILE, ShardManifest, StoredRows, parse_rows, read_rows};
 use super::{Study, TrialRows, config_hash};
 use crate::error::{Error, Result};
 
@@ -187,4 +189,93 @@ pub fn collect<S: Study>(study: &S, folders: &[ShardFolder]) -> Result<TrialRows
     }
     rows.sort_by_key(|(id, _)| *id);
     Ok(rows)
+}
+
+/// The manifest `dpr-audit` writes beside its final outputs.
+pub const OUTPUT_MANIFEST: &str = "manifest.json";
+
+/// The rows of `study` from a folder of final outputs that `merge` (or an unsharded run) wrote:
+/// its `manifest.json` must record this study's configuration hash (same configuration, master
+/// seed and version), and its `rows_file` (written by [`super::store::write_rows`]) must hold
+/// every trial exactly once. Rows sorted by trial id, as [`collect`] returns them, so whatever
+/// is computed from them equals what the unsharded run computes.
+pub fn read_merged<S: Study>(study: &S, dir: &Path, rows_file: &str) -> Result<TrialRows<S::Row>> {
+    let manifest_path = dir.join(OUTPUT_MANIFEST);
+    let text = std::fs::read_to_string(&manifest_path).map_err(|source| Error::MissingInput {
+        path: manifest_path.clone(),
+        source,
+    })?;
+    let manifest: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| refuse(&manifest_path, format!("is not a dpr-audit manifest ({e})")))?;
+    let Some(recorded) = manifest.pointer("/parameters/config_hash").and_then(|v| v.as_str()) else {
+        return Err(refuse(
+            &manifest_path,
+            "records no configuration hash: not the output folder of `merge` or of a study run",
+        ));
+    };
+    let config = study.config();
+    let hash = config_hash(study.kind(), &config);
+    if recorded != hash {
+        let seed = |v: &serde_json::Value| v.get("seed").map_or_else(|| "?".to_string(), ToString::to_string);
+        return Err(refuse(
+            dir,
+            format!(
+                "holds a run with config hash {recorded} (master seed {}, dpr-audit {}), but the protocol asked for gives {hash} (master seed {}, dpr-audit {}); merge the shards of exactly this configuration, run with the same --seed and version",
+                manifest
+                    .pointer("/parameters/config")
+                    .map_or_else(|| "?".to_string(), seed),
+                manifest.get("version").and_then(|v| v.as_str()).unwrap_or("?"),
+                seed(&config),
+                env!("CARGO_PKG_VERSION")
+            ),
+        ));
+    }
+    let path = dir.join(rows_file);
+    let mut reader = csv::Reader::from_path(&path).map_err(|e| refuse(&path, format!("cannot be read ({e})")))?;
+    let header = reader
+        .headers()
+        .map_err(|e| refuse(&path, format!("has no readable header ({e})")))?
+        .clone();
+    if header.get(0) != Some(ID_COLUMN) {
+        return Err(refuse(
+            &path,
+            format!("the first column must be {ID_COLUMN}; not a rows file"),
+        ));
+    }
+    let columns: StringRecord = header.iter().skip(1).collect();
+    let mut raw = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| refuse(&path, format!("line {} is not readable CSV ({e})", line + 2)))?;
+        let id = record
+            .get(0)
+            .and_then(|f| f.parse::<u64>().ok())
+            .filter(|&id| id < study.len())
+            .ok_or_else(|| {
+                refuse(
+                    &path,
+                    format!(
+                        "line {} names no trial of the study's {} (trial_id {:?})",
+                        line + 2,
+                        study.len(),
+                        record.get(0).unwrap_or("")
+                    ),
+                )
+            })?;
+        raw.push((id, record.iter().skip(1).collect::<StringRecord>()));
+    }
+    let mut ids: Vec<u64> = raw.iter().map(|(id, _)| *id).collect();
+    ids.dedup();
+    let complete = ids.len() as u64 == study.len() && ids.windows(2).all(|w| w[0] < w[1]);
+    if !complete {
+        return Err(refuse(
+            &path,
+            format!(
+                "must hold each of the study's {} trials once, in order; it holds {} distinct trial ids in {} rows: merge every shard",
+                study.len(),
+                ids.len(),
+                raw.len()
+            ),
+        ));
+    }
+    parse_rows(&path, Some(&columns), raw)
 }

@@ -24,8 +24,7 @@ use crate::rng::{Stream, stream};
 
 /// Experiment name of the random network's and `A`'s streams.
 pub const EXPERIMENT: &str = "mnist-audit";
-/// The RRCP constant `L` of the paper (docs/THEORY.md §2).
-pub const RRCP_CONSTANT: f64 = 31.0;
+pub use crate::conditions::rrcp::RRCP_CONSTANT;
 
 /// How hard to search.
 ///

@@ -195,6 +195,7 @@ impl Decoder {
 /// | `wavelet_level` | 2 (PyWavelets' maximum for db4 on 32) | decomposition level of `Ψ` | 0–5 |
 /// | `sparsities` | 2, 17, …, 212 | SPARTA's and CoPRAM's sweep | nonempty, each 1–1024 |
 /// | `algorithms` | all four | what runs | nonempty, distinct |
+/// | `dpr_m` | every `m` | the `m` at which DPR runs (the sparse methods run at every `m`) | each among `m` |
 /// | `baselines` | the papers' defaults | the sparse methods' settings | see [`baselines::Settings`] |
 #[derive(Clone, Debug, Serialize)]
 pub struct Protocol {
@@ -214,6 +215,10 @@ pub struct Protocol {
     pub algorithms: Vec<Algorithm>,
     /// The sparse methods' settings.
     pub baselines: baselines::Settings,
+    /// The `m` at which DPR runs (`None`: every `m`). Every random draw is keyed by its cell
+    /// `(image, m)`, so leaving DPR out of a cell changes nothing else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dpr_m: Option<Vec<usize>>,
 }
 
 /// The most measurements of one image a protocol accepts (16 × the 1024 padded pixels): far
@@ -232,7 +237,13 @@ impl Protocol {
             sparsities: sparsity_grid(SPARSITY_MIN, SPARSITY_MAX, SPARSITY_STEP).expect("the paper's sweep is valid"),
             algorithms: Algorithm::ALL.to_vec(),
             baselines: baselines::Settings::default(),
+            dpr_m: None,
         }
+    }
+
+    /// Whether DPR runs at `m`.
+    pub fn runs_dpr_at(&self, m: usize) -> bool {
+        self.dpr_m.as_ref().is_none_or(|ms| ms.contains(&m))
     }
 
     /// Checks every field (see the table); errors name the command-line option.
@@ -291,6 +302,13 @@ impl Protocol {
                 "--algorithms",
                 format!("{:?}", self.algorithms),
                 "name each algorithm once",
+            ));
+        }
+        if let Some(&stray) = self.dpr_m.iter().flatten().find(|m| !self.m.contains(m)) {
+            return Err(Error::param(
+                "dpr_m",
+                stray,
+                format!("DPR runs only at numbers of measurements of the protocol, {:?}", self.m),
             ));
         }
         self.baselines.sparta.check()?;
@@ -872,6 +890,7 @@ fn run_cell(
     };
     for &algorithm in &protocol.algorithms {
         match (algorithm, &data) {
+            (Algorithm::Dpr, _) if !protocol.runs_dpr_at(m) => {}
             (Algorithm::Dpr, _) => {
                 for decoder in decoders {
                     let clock = Instant::now();
@@ -1204,6 +1223,67 @@ mod tests {
         assert_eq!((g.len(), g[0], g[1], *g.last().unwrap()), (15, 2, 17, 212));
         assert!(sparsity_grid(0, 10, 1).is_err() && sparsity_grid(5, 4, 1).is_err());
         assert!(sparsity_grid(1, 2000, 1).is_err() && sparsity_grid(1, 10, 0).is_err());
+    }
+
+    /// Leaving DPR out at one `m` removes exactly its rows: every other row (the sparse methods
+    /// there, everything at the other `m`) is bit for bit the same, because each cell's `A`
+    /// and DPR's restarts are keyed by `(image, m)`, not by the position of the cell or of the
+    /// algorithm. A defect that keyed a stream by position would shift the other rows.
+    #[test]
+    fn leaving_dpr_out_at_one_m_changes_no_other_row() {
+        let digits = fixture().unwrap().select(&[0, 1]).unwrap();
+        let net = Network::gaussian(
+            &[2, 8, MNIST_PIXELS],
+            crate::core::network::WeightScale::Normalized,
+            &mut stream(7, "test/tiny-decoder", 0, Stream::Network),
+        );
+        let decoders = [Decoder::new("tiny", "test", net).unwrap()];
+        let full = Protocol {
+            m: vec![30, 60],
+            restarts: 1,
+            iterations: 5,
+            sparsities: vec![10],
+            algorithms: vec![Algorithm::Thwf, Algorithm::Dpr],
+            ..Protocol::paper()
+        };
+        let trimmed = Protocol {
+            dpr_m: Some(vec![30]),
+            ..full.clone()
+        };
+        let rows = |p: &Protocol| {
+            let r = run(&digits, &decoders, p, 3, &|| {}).unwrap();
+            let rows: Vec<String> = r.rows.iter().map(|row| serde_json::to_string(row).unwrap()).collect();
+            let runs: Vec<String> = r
+                .dpr_runs
+                .iter()
+                .map(|row| serde_json::to_string(row).unwrap())
+                .collect();
+            (
+                rows,
+                runs,
+                r.rows.iter().map(|row| (row.algorithm, row.m)).collect::<Vec<_>>(),
+            )
+        };
+        let (all_rows, all_runs, all_keys) = rows(&full);
+        let (kept_rows, kept_runs, kept_keys) = rows(&trimmed);
+        let expected: Vec<String> = all_rows
+            .iter()
+            .zip(&all_keys)
+            .filter(|(_, k)| **k != (Algorithm::Dpr, 60))
+            .map(|(r, _)| r.clone())
+            .collect();
+        assert!(kept_keys.iter().all(|k| *k != (Algorithm::Dpr, 60)));
+        assert!(kept_keys.contains(&(Algorithm::Dpr, 30)) && kept_keys.contains(&(Algorithm::Thwf, 60)));
+        assert_eq!(kept_rows, expected);
+        // DPR's runs: those at m = 30 only, unchanged.
+        assert_eq!(kept_runs.len() * 2, all_runs.len());
+        assert!(kept_runs.iter().all(|r| all_runs.contains(r)));
+        // A DPR m outside the protocol is refused, naming the key.
+        let stray = Protocol {
+            dpr_m: Some(vec![45]),
+            ..full
+        };
+        assert!(stray.check().unwrap_err().to_string().contains("dpr_m"));
     }
 
     #[test]

@@ -143,7 +143,7 @@ pub struct Cluster {
 }
 
 /// The basin share of a cluster holding `members` of `runs` GD runs from independent starts
-/// (docs/THEORY.md §16.6): the estimate `p̂ = members / runs` of the probability that a start
+/// (docs/THEORY.md §16.7): the estimate `p̂ = members / runs` of the probability that a start
 /// ends in the cluster, with its binomial standard error `√(p̂ (1 − p̂) / runs)`. A count of
 /// independent Bernoulli outcomes, so the estimate is unbiased; the error is 0 at `p̂ ∈ {0, 1}`
 /// (use [`crate::stats::wilson_interval`] for an interval there). `(0, 0)` without runs.

@@ -2,8 +2,9 @@
 //! step (docs/THEORY.md §6): at iterate `x_i`, DPR first replaces `x_i` by `−x_i` when
 //! `f(−x_i) < f(x_i)`; both then move `x_{i+1} = x_i − α v_{x_i,x0}`.
 //!
-//! The negation check costs one value-only pass per iterate (`f(−x)` for the whole block),
-//! and a full evaluation only for the iterates it flips.
+//! The negation check needs `f(−x)` of every iterate, which the executor evaluates in the
+//! same forward pass as `f(x)` ([`Step::checks_negation`]), and a full evaluation only for the
+//! iterates it flips.
 
 use faer::{Mat, MatRef};
 
@@ -40,7 +41,10 @@ impl Descent {
 /// directions by those at `−x` (Algorithm 1, lines 3–5).
 fn negation_check<O: Objective>(problem: &O, x: &mut Mat<f64>, block: &mut Block<'_>, counts: &mut [Counters]) {
     let negative = -gather(x.as_ref(), block.columns);
-    let at_negative = executor::values(problem, negative.as_ref());
+    let at_negative = block
+        .negated_values
+        .take()
+        .expect("the executor evaluates f(−x) for a step that checks negations");
     counts.iter_mut().for_each(|c| c.value_evaluations += 1);
     let flip: Vec<usize> = (0..block.columns.len())
         .filter(|&s| at_negative[s] < block.values[s])
@@ -63,6 +67,10 @@ fn negation_check<O: Objective>(problem: &O, x: &mut Mat<f64>, block: &mut Block
 
 impl Step for Descent {
     fn init(&mut self, _dim: usize, _columns: usize) {}
+
+    fn checks_negation(&self) -> bool {
+        self.negation_check
+    }
 
     fn adjust<O: Objective>(&mut self, problem: &O, x: &mut Mat<f64>, block: &mut Block<'_>, counts: &mut [Counters]) {
         if self.negation_check {

@@ -28,6 +28,12 @@ pub trait Objective: Sync {
     fn evaluate_batch(&self, x: MatRef<'_, f64>) -> (Vec<f64>, Mat<f64>);
     /// `f` of every column of `x`.
     fn values_batch(&self, x: MatRef<'_, f64>) -> Vec<f64>;
+    /// `f` and `v` of every column of `x` and `f` of every column of `−x` (DPR's negation
+    /// check); by default [`Objective::evaluate_batch`] and [`Objective::values_batch`].
+    fn evaluate_with_negation_batch(&self, x: MatRef<'_, f64>) -> (Vec<f64>, Mat<f64>, Vec<f64>) {
+        let (values, directions) = self.evaluate_batch(x);
+        (values, directions, self.values_batch((-x.to_owned()).as_ref()))
+    }
     /// The factor `c` with `∇L = c v` for the loss `L` Adam minimises (docs/THEORY.md §6: the mean
     /// squared amplitude misfit `2f/m` of a problem; `f` itself by default).
     fn loss_scale(&self) -> f64 {
@@ -42,6 +48,10 @@ impl Objective for Problem {
 
     fn values_batch(&self, x: MatRef<'_, f64>) -> Vec<f64> {
         Problem::values_batch(self, x)
+    }
+
+    fn evaluate_with_negation_batch(&self, x: MatRef<'_, f64>) -> (Vec<f64>, Mat<f64>, Vec<f64>) {
+        Problem::evaluate_with_negation_batch(self, x)
     }
 
     fn loss_scale(&self) -> f64 {
@@ -174,12 +184,21 @@ pub struct Block<'a> {
     pub directions: Mat<f64>,
     /// Whether the step flipped each active column (DPR).
     pub negated: Vec<bool>,
+    /// `f(−x)` of the active columns, evaluated with them when the step checks negations
+    /// ([`Step::checks_negation`]).
+    pub negated_values: Option<Vec<f64>>,
 }
 
 /// A solver as a step on a batch of iterates (argmin's `Solver`).
 pub trait Step {
     /// Called once with the latent dimension and the number of starts.
     fn init(&mut self, dim: usize, columns: usize);
+
+    /// Whether [`Step::adjust`] compares `f(x)` with `f(−x)`: the executor then evaluates `f(−x)`
+    /// of every iterate in the same pass as `f(x)` ([`Block::negated_values`]). Default: no.
+    fn checks_negation(&self) -> bool {
+        false
+    }
 
     /// May change iterates after their evaluation, updating the block consistently (DPR's
     /// negation check). The default does nothing.
@@ -219,7 +238,23 @@ fn per_chunk<T: Send>(x: MatRef<'_, f64>, f: impl Fn(MatRef<'_, f64>) -> T + Syn
 
 /// Values and directions of a block, split across threads by columns.
 pub fn evaluate<O: Objective>(problem: &O, x: MatRef<'_, f64>) -> (Vec<f64>, Mat<f64>) {
-    let parts = per_chunk(x, |chunk| problem.evaluate_batch(chunk));
+    stitch(x, per_chunk(x, |chunk| problem.evaluate_batch(chunk)))
+}
+
+/// [`evaluate`] with the values at `−x` ([`Objective::evaluate_with_negation_batch`]).
+pub fn evaluate_with_negation<O: Objective>(problem: &O, x: MatRef<'_, f64>) -> (Vec<f64>, Mat<f64>, Vec<f64>) {
+    let (parts, negated): (Vec<_>, Vec<_>) = per_chunk(x, |chunk| {
+        let (values, directions, negated) = problem.evaluate_with_negation_batch(chunk);
+        ((values, directions), negated)
+    })
+    .into_iter()
+    .unzip();
+    let (values, directions) = stitch(x, parts);
+    (values, directions, negated.concat())
+}
+
+/// The values and directions of `x`'s column chunks, in column order, as one block.
+fn stitch(x: MatRef<'_, f64>, parts: Vec<(Vec<f64>, Mat<f64>)>) -> (Vec<f64>, Mat<f64>) {
     let mut values = Vec::with_capacity(x.ncols());
     let mut directions = Mat::zeros(x.nrows(), x.ncols());
     let mut col = 0;
@@ -231,11 +266,6 @@ pub fn evaluate<O: Objective>(problem: &O, x: MatRef<'_, f64>) -> (Vec<f64>, Mat
         values.extend(v);
     }
     (values, directions)
-}
-
-/// Values only of a block, split across threads by columns.
-pub fn values<O: Objective>(problem: &O, x: MatRef<'_, f64>) -> Vec<f64> {
-    per_chunk(x, |chunk| problem.values_batch(chunk)).concat()
 }
 
 /// Per-column bookkeeping of the executor.
@@ -307,12 +337,20 @@ pub fn run<O: Objective>(problem: &O, step: &mut impl Step, starts: MatRef<'_, f
         if active.is_empty() {
             break;
         }
-        let (values, directions) = evaluate(problem, gather(x.as_ref(), &active).as_ref());
+        let iterates = gather(x.as_ref(), &active);
+        let (values, directions, negated_values) = if step.checks_negation() {
+            let (values, directions, negated) = evaluate_with_negation(problem, iterates.as_ref());
+            (values, directions, Some(negated))
+        } else {
+            let (values, directions) = evaluate(problem, iterates.as_ref());
+            (values, directions, None)
+        };
         let mut block = Block {
             columns: &active,
             values,
             directions,
             negated: vec![false; active.len()],
+            negated_values,
         };
         let mut counts: Vec<Counters> = active.iter().map(|&j| trackers[j].counters).collect();
         counts.iter_mut().for_each(|c| c.gradient_evaluations += 1);

@@ -43,9 +43,13 @@ pub use trial::{SweepRow, SweepStudy};
 
 use crate::error::Result;
 use crate::exec::TrialRows;
+use crate::exec::merge::read_merged;
 use crate::exec::run::run_all;
 use crate::exec::store::write_rows;
 use crate::report::output::OutputDir;
+
+/// The rows file of a sweep's outputs.
+pub const TRIALS_FILE: &str = "trials.csv";
 
 /// What [`write_outputs`] wrote.
 #[derive(Clone, Debug)]
@@ -65,7 +69,7 @@ pub fn write_outputs(
     analysis: &Analysis,
 ) -> Result<Written> {
     let name = |file: &str| prefix.join(file).to_string_lossy().into_owned();
-    let mut files = vec![name("trials.csv"), name("success.csv"), name("transitions.csv")];
+    let mut files = vec![name(TRIALS_FILE), name("success.csv"), name("transitions.csv")];
     write_rows(out, &files[0], rows)?;
     out.write_csv(&files[1], &analysis.success)?;
     out.write_csv(&files[2], &analysis.transitions)?;
@@ -104,6 +108,34 @@ pub struct Completed {
 pub fn run_into(out: &OutputDir, prefix: &Path, config: SweepConfig, source: &Path, seed: u64) -> Result<Completed> {
     let study = SweepStudy::new(config.check(source)?, seed);
     let (rows, analysis) = run_in_memory(&study)?;
+    complete(out, prefix, study, rows, analysis)
+}
+
+/// [`run_into`] without running: the rows come from `merged`, the folder `merge` wrote for the
+/// shards of exactly this sweep and seed ([`read_merged`] checks its configuration hash and
+/// that every trial is there once). The analysis and outputs are those of [`run_into`] on the
+/// same rows.
+pub fn load_into(
+    out: &OutputDir,
+    prefix: &Path,
+    config: SweepConfig,
+    (source, seed): (&Path, u64),
+    merged: &Path,
+) -> Result<Completed> {
+    let study = SweepStudy::new(config.check(source)?, seed);
+    let rows = read_merged(&study, merged, TRIALS_FILE)?;
+    let analysis = analyse(&rows, study.trials());
+    complete(out, prefix, study, rows, analysis)
+}
+
+/// Writes the outputs of `rows` and their `analysis` into `prefix` of `out`.
+fn complete(
+    out: &OutputDir,
+    prefix: &Path,
+    study: SweepStudy,
+    rows: TrialRows<SweepRow>,
+    analysis: Analysis,
+) -> Result<Completed> {
     out.create_subdir(&prefix.to_string_lossy())?;
     let written = write_outputs(out, prefix, &study, &rows, &analysis)?;
     Ok(Completed {

@@ -1,9 +1,10 @@
 //! Exact sweeps (docs/THEORY.md §16.1): the exact `k = 2` landscape ([`super::exact_landscape`])
 //! on many standard instances over a ladder of widths, one row per instance: how many spurious
 //! local minima, how far the farthest lies from `−ρ_d x0` (the **spread**), its largest angle
-//! to `−x0`, the negation premise at each of them, what a small GD census finds, and a sampled
-//! lower bound on the instance's WDC ε; then the per-rung summaries and the fits of `ln spread`
-//! against `ln n_1` and against `ln ε` (docs/THEORY.md §16.2). `landscape exact --sweep` and
+//! to `−x0`, the negation premise at each of them, what a small GD census finds, and sampled
+//! lower bounds on the instance's WDC ε and on the RRCP ε of its `A` over its network
+//! (docs/THEORY.md §16.6); then the per-rung summaries and the fits of `ln spread` against
+//! `ln n_1`, against `ln ε_WDC` and against `ln ε_RRCP` (docs/THEORY.md §16.2). `landscape exact --sweep` and
 //! the claims C4 and C5 run this same study, so they cannot disagree.
 //!
 //! A [`crate::exec::Study`]: trial `id = rung · trials + t` is instance `t` of rung `rung`,
@@ -13,13 +14,14 @@
 //!
 //! Kinds of numbers: counts, spreads, angles and ratios are exact closed forms in f64 on the
 //! instance (each decision certified or counted `undecided`, [`super::critical::Status`]); the
-//! GD columns are estimates over the census's starts; `wdc_epsilon_lower_bound` is a sampled
-//! lower bound; the fits are least-squares estimates with 95% t intervals.
+//! GD columns are estimates over the census's starts; `wdc_epsilon_lower_bound` and
+//! `rrcp_epsilon_sampled_lower_bound` are sampled lower bounds; the fits are least-squares estimates with 95% t intervals.
 
 use serde::{Deserialize, Serialize};
 
 use super::critical::{PointType, Status};
 use super::{CriticalPoint, ExactLandscape, exact_landscape};
+use crate::conditions::rrcp::{RRCP_CONSTANT, SearchMode, SearchSettings, StreamKey, search};
 use crate::conditions::wdc::{Domain, WdcSearch, estimate_network};
 use crate::core::network::Network;
 use crate::core::vector::norm;
@@ -48,6 +50,9 @@ pub const MATCH_TOL: f64 = 1e-2;
 /// of 1 is `undecided` (both values are sums of `m` squares, each with relative rounding error
 /// far below this).
 pub const RATIO_TOL: f64 = 1e-9;
+/// Worst sampled tuples of the RRCP lower bound refined by local search, and its steps: one
+/// short refinement, so the search costs about `tuples + 4` tuple evaluations.
+const RRCP_REFINE: (usize, usize) = (1, 4);
 
 /// Everything the rows depend on.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -69,6 +74,9 @@ pub struct ExactSweepPlan {
     pub census_starts: usize,
     /// Sampled pairs per layer of the WDC lower bound (0: not measured).
     pub wdc_pairs: usize,
+    /// Sampled tuples of the RRCP lower bound (subspace search; 0: not measured).
+    #[serde(default)]
+    pub rrcp_tuples: usize,
 }
 
 impl ExactSweepPlan {
@@ -182,6 +190,9 @@ pub struct ExactSweepRow {
     pub gd_found_basin_fraction: Option<f64>,
     /// Largest WDC lower bound over the layers (sampled; empty if not measured).
     pub wdc_epsilon_lower_bound: Option<f64>,
+    /// RRCP ε of the instance's `A` over its network: a sampled lower bound (subspace search,
+    /// supremum / L with L = 31; empty if not measured).
+    pub rrcp_epsilon_sampled_lower_bound: Option<f64>,
 }
 
 /// The sweep as a study.
@@ -224,6 +235,7 @@ impl Study for ExactSweep {
         let inst = standard_instance(widths, m, &key);
         let truth = Truth::new(&inst.x0, inst.problem.net.depth());
         let epsilon = wdc_lower_bound(&inst.problem.net, p.wdc_pairs, (p.seed, &experiment, trial));
+        let rrcp = rrcp_lower_bound(&inst, p.rrcp_tuples, &key);
         let land = exact_landscape(&inst.problem, &truth, p.tau, epsilon)?;
         let counted = counted_minima(&land, p.min_depth);
         let outcomes: Vec<Negation> = counted
@@ -276,6 +288,7 @@ impl Study for ExactSweep {
             gd_spurious_fraction: gd.map(|g| g.0),
             gd_found_basin_fraction: gd.and_then(|g| g.1),
             wdc_epsilon_lower_bound: epsilon,
+            rrcp_epsilon_sampled_lower_bound: rrcp,
         }])
     }
 }
@@ -302,6 +315,37 @@ pub fn wdc_lower_bound(net: &Network, pairs: usize, (seed, experiment, trial): (
             .iter()
             .map(|e| e.lower_bound)
             .fold(0.0, f64::max)
+    })
+}
+
+/// The RRCP ε of the instance's `A` over its network (docs/THEORY.md §16.6): the subspace
+/// search of [`crate::conditions::rrcp`] with `tuples` sampled tuples and one short refinement,
+/// from streams keyed by `"<experiment>/rrcp"` and the instance; a sampled lower bound on the
+/// supremum divided by the paper's `L`. `None` when `tuples = 0`.
+pub fn rrcp_lower_bound(inst: &Instance, tuples: usize, key: &InstanceKey<'_>) -> Option<f64> {
+    (tuples > 0).then(|| {
+        let (refine_starts, refine_steps) = RRCP_REFINE;
+        let settings = SearchSettings {
+            tuples,
+            refine_starts,
+            refine_steps,
+        };
+        let experiment = format!("{}/rrcp", key.experiment);
+        let stream_key = StreamKey {
+            seed: key.seed,
+            experiment: &experiment,
+            trial: key.trial,
+        };
+        let net = &inst.problem.net;
+        search(
+            net,
+            inst.problem.meas.a.as_ref(),
+            SearchMode::Subspace,
+            &settings,
+            &stream_key,
+            &|| {},
+        )
+        .sup / RRCP_CONSTANT
     })
 }
 
@@ -403,6 +447,8 @@ pub struct RungSummary {
     pub gd_found_basin_fraction_mean: Option<f64>,
     /// Mean WDC lower bound.
     pub wdc_epsilon_lower_bound_mean: Option<f64>,
+    /// Mean sampled RRCP lower bound.
+    pub rrcp_epsilon_sampled_lower_bound_mean: Option<f64>,
 }
 
 /// The median of a nonempty slice (mean of the middle two for an even length).
@@ -455,42 +501,69 @@ pub fn rung_summaries(plan: &ExactSweepPlan, rows: &TrialRows<ExactSweepRow>) ->
                 gd_spurious_fraction_mean: mean_defined(mine.iter().map(|r| r.gd_spurious_fraction)),
                 gd_found_basin_fraction_mean: mean_defined(mine.iter().map(|r| r.gd_found_basin_fraction)),
                 wdc_epsilon_lower_bound_mean: mean_defined(mine.iter().map(|r| r.wdc_epsilon_lower_bound)),
+                rrcp_epsilon_sampled_lower_bound_mean: mean_defined(
+                    mine.iter().map(|r| r.rrcp_epsilon_sampled_lower_bound),
+                ),
             })
         })
         .collect()
 }
 
-/// The fits of the spread (docs/THEORY.md §16.2): `ln spread` on `ln n_1` and on `ln ε`, over
-/// the instances with a positive spread; the zero spreads are excluded and counted.
+/// One instance as the fits see it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpreadPoint {
+    /// First hidden width `n_1`.
+    pub n1: f64,
+    /// WDC lower bound (sampled), if measured.
+    pub wdc_epsilon: Option<f64>,
+    /// RRCP lower bound (sampled), if measured.
+    pub rrcp_epsilon: Option<f64>,
+    /// The spread (0 when no counted minimum).
+    pub spread: f64,
+}
+
+/// The fits of the spread (docs/THEORY.md §16.2): `ln spread` on `ln n_1`, on `ln ε_WDC` and on
+/// `ln ε_RRCP`, over the instances with a positive spread; the zero spreads are excluded and
+/// counted.
 #[derive(Clone, Debug, Serialize)]
 pub struct SpreadFits {
     /// Slope of `ln spread` on `ln n_1` (`None` with fewer than 3 positive spreads or one width).
     pub width: Option<PowerLawFit>,
     /// Slope of `ln spread` on `ln ε` (WDC lower bound; `None` without ε).
     pub epsilon: Option<PowerLawFit>,
-    /// Instances with spread 0, left out of both fits.
+    /// Slope of `ln spread` on `ln ε_RRCP` (sampled lower bound; `None` without it).
+    pub rrcp_epsilon: Option<PowerLawFit>,
+    /// Instances with spread 0, left out of every fit.
     pub zero_spreads: usize,
     /// Instances in all.
     pub instances: usize,
 }
 
-/// The [`SpreadFits`] of `(n_1, ε, spread)` triples, one per instance.
-pub fn spread_fits(points: &[(f64, Option<f64>, f64)]) -> SpreadFits {
-    let positive: Vec<&(f64, Option<f64>, f64)> = points.iter().filter(|p| p.2 > 0.0).collect();
-    let (n1, spread): (Vec<f64>, Vec<f64>) = positive.iter().map(|p| (p.0, p.2)).unzip();
-    let (eps, spread_eps): (Vec<f64>, Vec<f64>) = positive.iter().filter_map(|p| Some((p.1?, p.2))).unzip();
+/// The [`SpreadFits`] of the instances.
+pub fn spread_fits(points: &[SpreadPoint]) -> SpreadFits {
+    let positive: Vec<&SpreadPoint> = points.iter().filter(|p| p.spread > 0.0).collect();
+    let against = |x: fn(&SpreadPoint) -> Option<f64>| {
+        let (xs, ys): (Vec<f64>, Vec<f64>) = positive.iter().filter_map(|p| Some((x(p)?, p.spread))).unzip();
+        power_law_fit(&xs, &ys)
+    };
     SpreadFits {
-        width: power_law_fit(&n1, &spread),
-        epsilon: power_law_fit(&eps, &spread_eps),
+        width: against(|p| Some(p.n1)),
+        epsilon: against(|p| p.wdc_epsilon),
+        rrcp_epsilon: against(|p| p.rrcp_epsilon),
         zero_spreads: points.len() - positive.len(),
         instances: points.len(),
     }
 }
 
-/// The `(n_1, ε, spread)` triples of the sweep's rows.
-pub fn spread_points(rows: &TrialRows<ExactSweepRow>) -> Vec<(f64, Option<f64>, f64)> {
+/// The [`SpreadPoint`]s of the sweep's rows.
+pub fn spread_points(rows: &TrialRows<ExactSweepRow>) -> Vec<SpreadPoint> {
     rows.iter()
-        .map(|(_, r)| (r.n1 as f64, r.wdc_epsilon_lower_bound, r.spread))
+        .map(|(_, r)| SpreadPoint {
+            n1: r.n1 as f64,
+            wdc_epsilon: r.wdc_epsilon_lower_bound,
+            rrcp_epsilon: r.rrcp_epsilon_sampled_lower_bound,
+            spread: r.spread,
+        })
         .collect()
 }
 
@@ -515,19 +588,29 @@ mod tests {
 
     #[test]
     fn spread_fits_exclude_zero_spreads_and_count_them() {
-        // spread = 2 n^-0.5 exactly, plus two zero spreads.
-        let mut pts: Vec<(f64, Option<f64>, f64)> = [50.0_f64, 100.0, 200.0, 400.0]
+        // spread = 2 n^-0.5 exactly, ε_WDC = 1/n, ε_RRCP = n^-0.25 (missing on one instance),
+        // plus two zero spreads.
+        let point = |n: f64, wdc_epsilon, rrcp_epsilon, spread| SpreadPoint {
+            n1: n,
+            wdc_epsilon,
+            rrcp_epsilon,
+            spread,
+        };
+        let mut pts: Vec<SpreadPoint> = [50.0_f64, 100.0, 200.0, 400.0]
             .iter()
-            .map(|&n| (n, Some(1.0 / n), 2.0 * n.powf(-0.5)))
+            .map(|&n| point(n, Some(1.0 / n), (n < 400.0).then(|| n.powf(-0.25)), 2.0 * n.powf(-0.5)))
             .collect();
-        pts.push((800.0, Some(1e-3), 0.0));
-        pts.push((800.0, None, 0.0));
+        pts.push(point(800.0, Some(1e-3), Some(0.1), 0.0));
+        pts.push(point(800.0, None, None, 0.0));
         let fits = spread_fits(&pts);
         assert_eq!((fits.zero_spreads, fits.instances), (2, 6));
         let w = fits.width.unwrap();
         assert_eq!(w.points, 4);
         assert!((w.exponent + 0.5).abs() < 1e-12);
         assert!((fits.epsilon.unwrap().exponent - 0.5).abs() < 1e-12);
+        let r = fits.rrcp_epsilon.unwrap();
+        assert_eq!(r.points, 3);
+        assert!((r.exponent - 2.0).abs() < 1e-12);
     }
 
     #[test]
@@ -541,6 +624,7 @@ mod tests {
             margin: 1.5,
             census_starts: 0,
             wdc_pairs: 0,
+            rrcp_tuples: 0,
         };
         assert_eq!(plan.locate(4), (1, 1));
         assert_eq!(plan.experiment(1), "landscape-exact-sweep/2-10-20/m=20");
