@@ -420,9 +420,13 @@ def test_ctrl_c_stops_a_long_call_and_the_next_call_works(call):
     # flat after KeyboardInterrupt and a new call runs at once.
     script = textwrap.dedent(
         f"""
+        import signal
         import time
         import numpy as np
         import dpr_audit as da
+        # A child started from a shell without job control (a backgrounded CI script) inherits
+        # SIGINT as ignored, and Python then installs no handler: restore Ctrl-C's default.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         net = da.Network.random([2, 40, 80], seed=1)
         a = np.random.default_rng(1).normal(size=(120, 80)) / np.sqrt(120)
         x0 = np.array([1.0, 0.5])
