@@ -49,14 +49,14 @@ fn bad_certify_options_are_refused_before_anything_is_written() {
             "missing/c.json",
         ),
         (
-            &["wdc", "--widths", "2,50", "--certify", "--certificate", "k2.json"],
-            "3 or 4 inputs",
+            &["wdc", "--widths", "2,50", "--certify", "--certificate", "gone/k2.json"],
+            "gone/k2.json",
         ),
         (&["check-certificate", "absent.json", "--widths", "3,50"], "absent.json"),
         (&["check-certificate", "c.json", "--widths", "3,50"], "c.json"),
     ];
     assert_usage_errors(&dir, cases);
-    assert!(!dir.join("k2.json").exists());
+    assert!(!dir.join("gone").exists());
 }
 
 /// The certificate of a 3 → 20 layer: the CSV and the file are byte-identical for 1 and 2
@@ -204,4 +204,130 @@ fn a_certified_scaling_study_fits_both_ends() {
         let [estimate, lo, hi]: [f64; 3] = [5, 6, 7].map(|i| cells[i].parse().unwrap());
         assert!(lo <= estimate && estimate <= hi && cells[8] == "4", "{line}");
     }
+}
+
+/// An edit of a certificate file.
+type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+
+/// The `k = 2` certificate file of a 2 → 20 layer (docs/THEORY.md §17.9): byte-identical for 1
+/// and 2 threads and accepted; refused (exit 3) with a leaf bound lowered, a leaf removed from a
+/// refined cell pair and from a single-leaf pair, a cell removed, `upper` lowered, or the
+/// weights of another seed; a file the tool did not write is never overwritten (exit 2).
+#[test]
+fn k2_certificate_files_are_checked_and_tampering_is_refused() {
+    let dir = scratch("k2-file");
+    let widths = ["--widths", "2,20"];
+    for threads in ["1", "2"] {
+        let out = run(
+            &dir,
+            &[
+                "--quiet",
+                "--threads",
+                threads,
+                "--out",
+                &format!("t{threads}"),
+                "wdc",
+                widths[0],
+                widths[1],
+                "--certify",
+                "--no-audit",
+                "--tol",
+                "2e-3",
+                "--certificate",
+                &format!("c{threads}.json"),
+            ],
+        );
+        assert_ok(&out);
+    }
+    assert_eq!(read(&dir.join("c1.json")), read(&dir.join("c2.json")));
+    let check = |name: &str, seed: &str| {
+        let o = run(&dir, &["--seed", seed, "check-certificate", name, widths[0], widths[1]]);
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).to_string())
+    };
+    let (code, text) = check("c1.json", "1");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("ACCEPTED"), "{text}");
+    let csv = read(&dir.join("t1/wdc.csv"));
+    let original: serde_json::Value = serde_json::from_str(&read(&dir.join("c1.json"))).unwrap();
+    assert_eq!(
+        original["upper"].as_f64().unwrap(),
+        column(&csv, "certified_interval", "upper")[0],
+        "the file claims the interval the run reports"
+    );
+    let (code, text) = check("c1.json", "2");
+    assert_eq!(code, Some(3), "another seed's weights: {text}");
+
+    let leaves = original["leaves"].as_array().unwrap();
+    let pair = |l: &serde_json::Value| l["cells"].to_string();
+    let mut per_pair = std::collections::HashMap::new();
+    leaves.iter().for_each(|l| *per_pair.entry(pair(l)).or_insert(0) += 1);
+    let refined = leaves
+        .iter()
+        .position(|l| per_pair[&pair(l)] > 1)
+        .expect("the search refined some pair");
+    let single = leaves.iter().position(|l| per_pair[&pair(l)] == 1).unwrap();
+    let tampered: Vec<(&str, Edit)> = vec![
+        (
+            "lowered.json",
+            // The search's Lipschitz constant (1 + √2)/(2π) exceeds the checker's 1/π by 0.066,
+            // so a bound lowered by 0.1 (h + h′) + 10⁻⁶ is below the checker's bound.
+            Box::new(move |v| {
+                let leaf = &mut v["leaves"][refined];
+                let half = leaf["half"][0].as_f64().unwrap() + leaf["half"][1].as_f64().unwrap();
+                let b = leaf["bound"].as_f64().unwrap();
+                leaf["bound"] = serde_json::json!(b - 0.1 * half - 1e-6);
+            }),
+        ),
+        (
+            "refined-gone.json",
+            Box::new(move |v| {
+                v["leaves"].as_array_mut().unwrap().remove(refined);
+            }),
+        ),
+        (
+            "single-gone.json",
+            Box::new(move |v| {
+                v["leaves"].as_array_mut().unwrap().remove(single);
+            }),
+        ),
+        (
+            "cell-gone.json",
+            Box::new(|v| {
+                v["cells"].as_array_mut().unwrap().remove(3);
+            }),
+        ),
+        (
+            "upper.json",
+            Box::new(|v| {
+                let u = v["upper"].as_f64().unwrap();
+                v["upper"] = serde_json::json!(u - 1e-3);
+            }),
+        ),
+    ];
+    for (name, edit) in &tampered {
+        let mut v = original.clone();
+        edit(&mut v);
+        std::fs::write(dir.join(name), serde_json::to_vec(&v).unwrap()).unwrap();
+        let (code, text) = check(name, "1");
+        assert_eq!(code, Some(3), "{name}: {text}");
+        assert!(text.contains("REFUSED"), "{name}: {text}");
+    }
+    std::fs::write(dir.join("mine.txt"), "not a certificate").unwrap();
+    let o = run(
+        &dir,
+        &[
+            "--out",
+            "o2",
+            "wdc",
+            widths[0],
+            widths[1],
+            "--certify",
+            "--no-audit",
+            "--certificate",
+            "mine.txt",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(read(&dir.join("mine.txt")), "not a certificate");
+    assert!(!dir.join("o2").exists());
 }
