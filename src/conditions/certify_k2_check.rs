@@ -8,15 +8,11 @@
 //! Lipschitz constant `(1 + √2)/(2π)` are replaced by the forward pass, the `R^k` closed form,
 //! the eigenvalue formula and the tighter factor `1/π` of docs/THEORY.md §17.2 with `κ = 1`.
 
-use std::f64::consts::PI;
-
 use faer::MatRef;
 
 use super::certify::{FILE_FORMAT, K2CertificateFile};
 use super::certify_check::weights_sha256;
-use super::certify_range_check::{
-    ArcData, RangeCheckReport, check_leaves, forward, tile_circle, value, value_at_argmax,
-};
+use super::certify_range_check::{ArcData, RangeCheckReport, check_bounds, forward, tile_circle};
 use crate::landscape::exact::angle_tolerance;
 
 /// The checker's bound on its own rounding error of `‖D − Q‖`, `2⁻⁴⁸ (n + 2)(Σ_W + 1)` with
@@ -88,22 +84,13 @@ pub fn check_k2(w: MatRef<'_, f64>, file: &K2CertificateFile) -> Result<RangeChe
     let data: Vec<ArcData> = patterns.iter().map(|p| ArcData::first_layer(w, p)).collect();
     let sigma_w: f64 = (0..w.nrows()).map(|r| w[(r, 0)].powi(2) + w[(r, 1)].powi(2)).sum();
     let rho = checker_rounding(w.nrows(), sigma_w);
-    let recomputed = check_leaves(&file.leaves, &file.cells, file.upper, |leaf| {
-        let (a, b) = (&data[leaf.cells.0], &data[leaf.cells.1]);
-        value(a, b, leaf.centre.0, leaf.centre.1) + (leaf.half.0 + leaf.half.1 + 2.0 * tol) / PI + rho
-    })?;
-    let at = value_at_argmax(
+    check_bounds(
+        &data,
         &file.cells,
-        (file.argmax_alpha, file.argmax_beta),
-        file.lower,
-        |a, b| value(&data[a], &data[b], file.argmax_alpha, file.argmax_beta),
-    )?;
-    Ok(RangeCheckReport {
-        cells: file.cells.len(),
-        leaves: file.leaves.len(),
-        max_recomputed: recomputed.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        value_at_argmax: at,
-    })
+        &file.leaves,
+        (tol, rho),
+        (file.lower, file.upper, file.argmax_alpha, file.argmax_beta),
+    )
 }
 
 #[cfg(test)]

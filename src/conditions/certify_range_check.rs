@@ -156,7 +156,7 @@ fn arc_data(weights: &[MatRef<'_, f64>], arc: (f64, f64), tol: f64) -> Result<Op
 }
 
 /// `‖U_aᵀ D_i U_b‖` at angles `(α, β)` plus the bound on the left-out `M` term.
-pub(super) fn value(a: &ArcData, b: &ArcData, alpha: f64, beta: f64) -> f64 {
+fn value(a: &ArcData, b: &ArcData, alpha: f64, beta: f64) -> f64 {
     let unit = |d: &ArcData, t: f64| {
         let x: Vec<f64> = d.lambda[0]
             .iter()
@@ -256,21 +256,37 @@ pub fn check_range(weights: &[MatRef<'_, f64>], file: &RangeCertificateFile) -> 
         .sum();
     let kappa_max = cells.iter().map(|c| c.kappa).fold(0.0, f64::max);
     let eta = rounding_bound(w.ncols(), w.nrows(), kappa_max, sigma_w);
-    let recomputed = check_leaves(&file.leaves, &file.cells, file.upper, |leaf| {
-        let (a, b) = (&cells[leaf.cells.0], &cells[leaf.cells.1]);
+    check_bounds(
+        &cells,
+        &file.cells,
+        &file.leaves,
+        (tol, 0.5 * eta),
+        (file.lower, file.upper, file.argmax_alpha, file.argmax_beta),
+    )
+}
+
+/// Steps 4–6 of docs/THEORY.md §17.8 on checked `data` of `cells`: the leaves tile every cell
+/// pair, each bound is recomputed as `value + (κ_a (h + τ) + κ_b (h′ + τ))/π + slack` and is at
+/// most `upper`, and the value at the arg-max `(α, β)` is at least `lower`.
+pub(super) fn check_bounds(
+    data: &[ArcData],
+    cells: &[(f64, f64)],
+    leaves: &[RangeLeaf],
+    (tol, slack): (f64, f64),
+    (lower, upper, alpha, beta): (f64, f64, f64, f64),
+) -> Result<RangeCheckReport, String> {
+    let recomputed = check_leaves(leaves, cells, upper, |leaf| {
+        let (a, b) = (&data[leaf.cells.0], &data[leaf.cells.1]);
         value(a, b, leaf.centre.0, leaf.centre.1)
             + (a.kappa * (leaf.half.0 + tol) + b.kappa * (leaf.half.1 + tol)) / PI
-            + 0.5 * eta
+            + slack
     })?;
-    let at = value_at_argmax(
-        &file.cells,
-        (file.argmax_alpha, file.argmax_beta),
-        file.lower,
-        |a, b| value(&cells[a], &cells[b], file.argmax_alpha, file.argmax_beta),
-    )?;
+    let at = value_at_argmax(cells, (alpha, beta), lower, |a, b| {
+        value(&data[a], &data[b], alpha, beta)
+    })?;
     Ok(RangeCheckReport {
-        cells: file.cells.len(),
-        leaves: file.leaves.len(),
+        cells: cells.len(),
+        leaves: leaves.len(),
         max_recomputed: recomputed.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         value_at_argmax: at,
     })
@@ -301,7 +317,7 @@ pub(super) fn tile_circle<T>(arcs: &mut [((f64, f64), T)]) -> Result<(), String>
 /// Checks that the leaves tile every cell pair `a ≤ b` of `cells`, recomputes every leaf
 /// bound with `recompute`, and refuses a listed bound below its recomputation or above
 /// `upper`. Returns the recomputed bounds.
-pub(super) fn check_leaves(
+fn check_leaves(
     leaves: &[RangeLeaf],
     cells: &[(f64, f64)],
     upper: f64,
@@ -344,7 +360,7 @@ pub(super) fn check_leaves(
 /// The objective at the arg-max angles, `value(a, b)` on cells `a ∋ α`, `b ∋ β` (the largest
 /// over the cells whose closure holds them: each is a limit of values inside its cell, so a
 /// lower bound on the supremum); refused when below `lower`.
-pub(super) fn value_at_argmax(
+fn value_at_argmax(
     cells: &[(f64, f64)],
     (alpha, beta): (f64, f64),
     lower: f64,
