@@ -206,9 +206,6 @@ fn a_certified_scaling_study_fits_both_ends() {
     }
 }
 
-/// An edit of a certificate file.
-type Edit = Box<dyn Fn(&mut serde_json::Value)>;
-
 /// The `k = 2` certificate file of a 2 → 20 layer (docs/THEORY.md §17.9): byte-identical for 1
 /// and 2 threads and accepted; refused (exit 3) with a leaf bound lowered, a leaf removed from a
 /// refined cell pair and from a single-leaf pair, a cell removed, `upper` lowered, or the
@@ -257,77 +254,10 @@ fn k2_certificate_files_are_checked_and_tampering_is_refused() {
     let (code, text) = check("c1.json", "2");
     assert_eq!(code, Some(3), "another seed's weights: {text}");
 
-    let leaves = original["leaves"].as_array().unwrap();
-    let pair = |l: &serde_json::Value| l["cells"].to_string();
-    let mut per_pair = std::collections::HashMap::new();
-    leaves.iter().for_each(|l| *per_pair.entry(pair(l)).or_insert(0) += 1);
-    let refined = leaves
-        .iter()
-        .position(|l| per_pair[&pair(l)] > 1)
-        .expect("the search refined some pair");
-    let single = leaves.iter().position(|l| per_pair[&pair(l)] == 1).unwrap();
-    let tampered: Vec<(&str, Edit)> = vec![
-        (
-            "lowered.json",
-            // The search's Lipschitz constant (1 + √2)/(2π) exceeds the checker's 1/π by 0.066,
-            // so a bound lowered by 0.1 (h + h′) + 10⁻⁶ is below the checker's bound.
-            Box::new(move |v| {
-                let leaf = &mut v["leaves"][refined];
-                let half = leaf["half"][0].as_f64().unwrap() + leaf["half"][1].as_f64().unwrap();
-                let b = leaf["bound"].as_f64().unwrap();
-                leaf["bound"] = serde_json::json!(b - 0.1 * half - 1e-6);
-            }),
-        ),
-        (
-            "refined-gone.json",
-            Box::new(move |v| {
-                v["leaves"].as_array_mut().unwrap().remove(refined);
-            }),
-        ),
-        (
-            "single-gone.json",
-            Box::new(move |v| {
-                v["leaves"].as_array_mut().unwrap().remove(single);
-            }),
-        ),
-        (
-            "cell-gone.json",
-            Box::new(|v| {
-                v["cells"].as_array_mut().unwrap().remove(3);
-            }),
-        ),
-        (
-            "upper.json",
-            Box::new(|v| {
-                let u = v["upper"].as_f64().unwrap();
-                v["upper"] = serde_json::json!(u - 1e-3);
-            }),
-        ),
-    ];
-    for (name, edit) in &tampered {
-        let mut v = original.clone();
-        edit(&mut v);
-        std::fs::write(dir.join(name), serde_json::to_vec(&v).unwrap()).unwrap();
-        let (code, text) = check(name, "1");
-        assert_eq!(code, Some(3), "{name}: {text}");
-        assert!(text.contains("REFUSED"), "{name}: {text}");
-    }
-    std::fs::write(dir.join("mine.txt"), "not a certificate").unwrap();
-    let o = run(
-        &dir,
-        &[
-            "--out",
-            "o2",
-            "wdc",
-            widths[0],
-            widths[1],
-            "--certify",
-            "--no-audit",
-            "--certificate",
-            "mine.txt",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(2));
-    assert_eq!(read(&dir.join("mine.txt")), "not a certificate");
-    assert!(!dir.join("o2").exists());
+    // The search's Lipschitz constant (1 + √2)/(2π) exceeds the checker's 1/π by 0.066, so a
+    // bound lowered by 0.1 (h + h′) + 10⁻⁶ is below the checker's bound.
+    let lower_by =
+        |leaf: &serde_json::Value| 0.1 * (leaf["half"][0].as_f64().unwrap() + leaf["half"][1].as_f64().unwrap()) + 1e-6;
+    common::assert_tampering_refused(&dir, "c1.json", lower_by, &|name| check(name, "1"));
+    common::assert_foreign_file_kept(&dir, &["wdc", widths[0], widths[1], "--certify", "--no-audit"]);
 }
