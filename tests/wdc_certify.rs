@@ -59,33 +59,24 @@ fn bad_certify_options_are_refused_before_anything_is_written() {
     assert!(!dir.join("gone").exists());
 }
 
+/// `wdc ARGS --certify --no-audit` with 1 and 2 threads, into `t1`, `t2` and the certificate
+/// files `c1.json`, `c2.json`.
+fn certify_with_one_and_two_threads(dir: &std::path::Path, args: &[&str]) {
+    for threads in ["1", "2"] {
+        let (out, file) = (format!("t{threads}"), format!("c{threads}.json"));
+        let mut all = vec!["--quiet", "--threads", threads, "--out", &out, "wdc"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--certify", "--no-audit", "--certificate", &file]);
+        assert_ok(&run(dir, &all));
+    }
+}
+
 /// The certificate of a 3 → 20 layer: the CSV and the file are byte-identical for 1 and 2
 /// threads, the checker accepts the file and refuses it with its largest leaf bound lowered.
 #[test]
 fn certificates_are_deterministic_and_checked_independently() {
     let dir = scratch("file");
-    for threads in ["1", "2"] {
-        let out = run(
-            &dir,
-            &[
-                "--quiet",
-                "--threads",
-                threads,
-                "--out",
-                &format!("t{threads}"),
-                "wdc",
-                "--widths",
-                "3,20",
-                "--certify",
-                "--no-audit",
-                "--pairs",
-                "2000",
-                "--certificate",
-                &format!("c{threads}.json"),
-            ],
-        );
-        assert_ok(&out);
-    }
+    certify_with_one_and_two_threads(&dir, &["--widths", "3,20", "--pairs", "2000"]);
     assert_eq!(read(&dir.join("t1/wdc.csv")), read(&dir.join("t2/wdc.csv")));
     assert_eq!(read(&dir.join("c1.json")), read(&dir.join("c2.json")));
     let csv = read(&dir.join("t1/wdc.csv"));
@@ -214,28 +205,7 @@ fn a_certified_scaling_study_fits_both_ends() {
 fn k2_certificate_files_are_checked_and_tampering_is_refused() {
     let dir = scratch("k2-file");
     let widths = ["--widths", "2,20"];
-    for threads in ["1", "2"] {
-        let out = run(
-            &dir,
-            &[
-                "--quiet",
-                "--threads",
-                threads,
-                "--out",
-                &format!("t{threads}"),
-                "wdc",
-                widths[0],
-                widths[1],
-                "--certify",
-                "--no-audit",
-                "--tol",
-                "2e-3",
-                "--certificate",
-                &format!("c{threads}.json"),
-            ],
-        );
-        assert_ok(&out);
-    }
+    certify_with_one_and_two_threads(&dir, &[widths[0], widths[1], "--tol", "2e-3"]);
     assert_eq!(read(&dir.join("c1.json")), read(&dir.join("c2.json")));
     let check = |name: &str, seed: &str| {
         let o = run(&dir, &["--seed", seed, "check-certificate", name, widths[0], widths[1]]);
