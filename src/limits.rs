@@ -300,6 +300,15 @@ pub fn certificate_words(n: usize) -> f64 {
     cells * n as f64 / WORD + 3.0 * cells * cells
 }
 
+/// Words of a `k = 2` certificate file of a layer with `n` rows (`conditions::certify`), on top
+/// of [`certificate_words`]: the leaves kept for the file (7 words each) and their JSON text
+/// (about 100 bytes, 13 words, each), counted as one leaf per cell pair `i ≤ j` of the `2n`
+/// cells (refinement splits only the pairs near the maximum).
+pub fn k2_certificate_file_words(n: usize) -> f64 {
+    let cells = 2.0 * n as f64;
+    20.0 * cells * (cells + 1.0) / 2.0
+}
+
 /// Words of the range-restricted certificate of the last layer `i` of a `k = 2` network of
 /// these widths (`conditions::certify_range`), with at most two breakpoints per unit (as in
 /// [`exact_enumeration_words`]): the sectors of layers `1 … i` with their `Λ_i` (`2 n_i`

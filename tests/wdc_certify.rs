@@ -49,14 +49,26 @@ fn bad_certify_options_are_refused_before_anything_is_written() {
             "missing/c.json",
         ),
         (
-            &["wdc", "--widths", "2,50", "--certify", "--certificate", "k2.json"],
-            "3 or 4 inputs",
+            &["wdc", "--widths", "2,50", "--certify", "--certificate", "gone/k2.json"],
+            "gone/k2.json",
         ),
         (&["check-certificate", "absent.json", "--widths", "3,50"], "absent.json"),
         (&["check-certificate", "c.json", "--widths", "3,50"], "c.json"),
     ];
     assert_usage_errors(&dir, cases);
-    assert!(!dir.join("k2.json").exists());
+    assert!(!dir.join("gone").exists());
+}
+
+/// `wdc ARGS --certify --no-audit` with 1 and 2 threads, into `t1`, `t2` and the certificate
+/// files `c1.json`, `c2.json`.
+fn certify_with_one_and_two_threads(dir: &std::path::Path, args: &[&str]) {
+    for threads in ["1", "2"] {
+        let (out, file) = (format!("t{threads}"), format!("c{threads}.json"));
+        let mut all = vec!["--quiet", "--threads", threads, "--out", &out, "wdc"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--certify", "--no-audit", "--certificate", &file]);
+        assert_ok(&run(dir, &all));
+    }
 }
 
 /// The certificate of a 3 → 20 layer: the CSV and the file are byte-identical for 1 and 2
@@ -64,28 +76,7 @@ fn bad_certify_options_are_refused_before_anything_is_written() {
 #[test]
 fn certificates_are_deterministic_and_checked_independently() {
     let dir = scratch("file");
-    for threads in ["1", "2"] {
-        let out = run(
-            &dir,
-            &[
-                "--quiet",
-                "--threads",
-                threads,
-                "--out",
-                &format!("t{threads}"),
-                "wdc",
-                "--widths",
-                "3,20",
-                "--certify",
-                "--no-audit",
-                "--pairs",
-                "2000",
-                "--certificate",
-                &format!("c{threads}.json"),
-            ],
-        );
-        assert_ok(&out);
-    }
+    certify_with_one_and_two_threads(&dir, &["--widths", "3,20", "--pairs", "2000"]);
     assert_eq!(read(&dir.join("t1/wdc.csv")), read(&dir.join("t2/wdc.csv")));
     assert_eq!(read(&dir.join("c1.json")), read(&dir.join("c2.json")));
     let csv = read(&dir.join("t1/wdc.csv"));
@@ -204,4 +195,39 @@ fn a_certified_scaling_study_fits_both_ends() {
         let [estimate, lo, hi]: [f64; 3] = [5, 6, 7].map(|i| cells[i].parse().unwrap());
         assert!(lo <= estimate && estimate <= hi && cells[8] == "4", "{line}");
     }
+}
+
+/// The `k = 2` certificate file of a 2 → 20 layer (docs/THEORY.md §17.9): byte-identical for 1
+/// and 2 threads and accepted; refused (exit 3) with a leaf bound lowered, a leaf removed from a
+/// refined cell pair and from a single-leaf pair, a cell removed, `upper` lowered, or the
+/// weights of another seed; a file the tool did not write is never overwritten (exit 2).
+#[test]
+fn k2_certificate_files_are_checked_and_tampering_is_refused() {
+    let dir = scratch("k2-file");
+    let widths = ["--widths", "2,20"];
+    certify_with_one_and_two_threads(&dir, &[widths[0], widths[1], "--tol", "2e-3"]);
+    assert_eq!(read(&dir.join("c1.json")), read(&dir.join("c2.json")));
+    let check = |name: &str, seed: &str| {
+        let o = run(&dir, &["--seed", seed, "check-certificate", name, widths[0], widths[1]]);
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).to_string())
+    };
+    let (code, text) = check("c1.json", "1");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("ACCEPTED"), "{text}");
+    let csv = read(&dir.join("t1/wdc.csv"));
+    let original: serde_json::Value = serde_json::from_str(&read(&dir.join("c1.json"))).unwrap();
+    assert_eq!(
+        original["upper"].as_f64().unwrap(),
+        column(&csv, "certified_interval", "upper")[0],
+        "the file claims the interval the run reports"
+    );
+    let (code, text) = check("c1.json", "2");
+    assert_eq!(code, Some(3), "another seed's weights: {text}");
+
+    // The search's Lipschitz constant (1 + √2)/(2π) exceeds the checker's 1/π by 0.066, so a
+    // bound lowered by 0.1 (h + h′) + 10⁻⁶ is below the checker's bound.
+    let lower_by =
+        |leaf: &serde_json::Value| 0.1 * (leaf["half"][0].as_f64().unwrap() + leaf["half"][1].as_f64().unwrap()) + 1e-6;
+    common::assert_tampering_refused(&dir, "c1.json", lower_by, &|name| check(name, "1"));
+    common::assert_foreign_file_kept(&dir, &["wdc", widths[0], widths[1], "--certify", "--no-audit"]);
 }

@@ -257,9 +257,6 @@ fn the_command_reports_range_rows_beside_the_full_domain_and_the_csv_is_thread_i
     assert_eq!(range_rows, 1, "one range row (layer 2):\n{one}");
 }
 
-/// An edit of a certificate file.
-type Edit = Box<dyn Fn(&mut serde_json::Value)>;
-
 /// `--certificate` writes the cells and every leaf; `check-certificate` accepts it, and refuses
 /// it with one leaf bound lowered, one leaf removed (from a refined cell pair and from a pair
 /// with a single leaf), one cell removed or `upper` lowered (exit 3). A file the tool did not
@@ -294,65 +291,10 @@ fn certificate_files_are_checked_independently_and_tampering_is_refused() {
     let (code, text) = check("r.json");
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("ACCEPTED"), "{text}");
-    let original: serde_json::Value = serde_json::from_str(&common::read(&dir.join("r.json"))).unwrap();
-    let leaves = original["leaves"].as_array().unwrap();
-    // A cell pair with several leaves (refined) and one with a single leaf.
-    let pair = |l: &serde_json::Value| l["cells"].to_string();
-    let mut per_pair = std::collections::HashMap::new();
-    leaves.iter().for_each(|l| *per_pair.entry(pair(l)).or_insert(0) += 1);
-    let refined = leaves
-        .iter()
-        .position(|l| per_pair[&pair(l)] > 1)
-        .expect("the search refined some pair");
-    let single = leaves.iter().position(|l| per_pair[&pair(l)] == 1).unwrap();
-    let tampered: Vec<(&str, Edit)> = vec![
-        (
-            "lowered.json",
-            Box::new(move |v| {
-                let b = v["leaves"][refined]["bound"].as_f64().unwrap();
-                v["leaves"][refined]["bound"] = serde_json::json!(b - 1e-3);
-            }),
-        ),
-        (
-            "refined-gone.json",
-            Box::new(move |v| {
-                v["leaves"].as_array_mut().unwrap().remove(refined);
-            }),
-        ),
-        (
-            "single-gone.json",
-            Box::new(move |v| {
-                v["leaves"].as_array_mut().unwrap().remove(single);
-            }),
-        ),
-        (
-            "cell-gone.json",
-            Box::new(|v| {
-                v["cells"].as_array_mut().unwrap().remove(3);
-            }),
-        ),
-        (
-            "upper.json",
-            Box::new(|v| {
-                let u = v["upper"].as_f64().unwrap();
-                v["upper"] = serde_json::json!(u - 1e-3);
-            }),
-        ),
-    ];
-    for (name, edit) in &tampered {
-        let mut v = original.clone();
-        edit(&mut v);
-        std::fs::write(dir.join(name), serde_json::to_vec(&v).unwrap()).unwrap();
-        let (code, text) = check(name);
-        assert_eq!(code, Some(3), "{name}: {text}");
-        assert!(text.contains("REFUSED"), "{name}: {text}");
-    }
-    std::fs::write(dir.join("mine.txt"), "not a certificate").unwrap();
-    let o = run(
+    common::assert_tampering_refused(&dir, "r.json", |_| 1e-3, &check);
+    common::assert_foreign_file_kept(
         &dir,
         &[
-            "--out",
-            "o2",
             "wdc",
             widths[0],
             widths[1],
@@ -360,11 +302,6 @@ fn certificate_files_are_checked_independently_and_tampering_is_refused() {
             "range",
             "--certify",
             "--no-audit",
-            "--certificate",
-            "mine.txt",
         ],
     );
-    assert_eq!(o.status.code(), Some(2));
-    assert_eq!(common::read(&dir.join("mine.txt")), "not a certificate");
-    assert!(!dir.join("o2").exists());
 }

@@ -404,8 +404,9 @@ pub struct WdcArgs {
     /// time (`90s`, `10m`, `2h`) or a number of pair evaluations (`2000000`).
     #[arg(long, requires = "certify")]
     pub budget: Option<String>,
-    /// Write the box search's certificate (first layer with 3 or 4 inputs), or with `--domain
-    /// range` the range-restricted certificate of layer 2, to this JSON file, for `dpr-audit
+    /// Write the box search's certificate (first layer with 3 or 4 inputs), else the exact
+    /// sector certificate of the first layer with 2 inputs, or with `--domain range` the
+    /// range-restricted certificate of layer 2, to this JSON file, for `dpr-audit
     /// check-certificate`.
     #[arg(long, requires = "certify")]
     pub certificate: Option<PathBuf>,

@@ -10,7 +10,7 @@ use super::context::{Context, Outcome};
 use super::inputs::{NetworkOrigin, at_least, budget, network_within, positive};
 use super::scaleout::{Ran, refuse_for_single, run_trials, sources};
 use crate::conditions::audit::{AuditReport, rescale_to_theory};
-use crate::conditions::certify::{Certificate, MIN_TOL, certify};
+use crate::conditions::certify::{Certificate, K2CertificateFile, MIN_TOL, certify, certify_with_leaves};
 use crate::conditions::certify_boxes::{
     BoxCertificate, BoxSearch, Budget, MAX_INPUT, MIN_INPUT, Progress, Tolerance, Witness, certify_boxes,
 };
@@ -29,8 +29,8 @@ use crate::exec::Study;
 use crate::exec::merge::{ShardFolder, collect};
 use crate::exec::store::MANIFEST_FILE;
 use crate::limits::{
-    Footprint, certificate_words, comma_list, range_certificate_words, trial_words, wdc_search_words,
-    wdc_workspace_words,
+    Footprint, certificate_words, comma_list, k2_certificate_file_words, range_certificate_words, trial_words,
+    wdc_search_words, wdc_workspace_words,
 };
 use crate::report::output::OutputDir;
 use crate::report::plot::{Series, line_plot};
@@ -242,13 +242,14 @@ fn tolerance(args: &WdcArgs, k: usize) -> Tolerance {
     }
 }
 
-/// Certifies layer `l`; the box search starts from the sampled-and-refined estimate and
-/// reports its progress on stderr every 10 s (unless `--quiet`).
+/// Certifies layer `l` (a `k = 2` layer keeps its leaves for a certificate file when `keep`);
+/// the box search starts from the sampled-and-refined estimate and reports its progress on
+/// stderr every 10 s (unless `--quiet`).
 fn certify_layer(
     ctx: &Context,
     args: &WdcArgs,
     net: &Network,
-    l: usize,
+    (l, keep): (usize, bool),
     est: &WdcEstimate,
 ) -> Result<LayerCertificate> {
     let w = net.layers()[l].weight.as_ref();
@@ -258,7 +259,8 @@ fn certify_layer(
         let Tolerance::Absolute(t) = tol else {
             unreachable!("k = 2 always gets an absolute tolerance")
         };
-        return Ok(LayerCertificate::Sector(certify(w, t)));
+        let search = if keep { certify_with_leaves } else { certify };
+        return Ok(LayerCertificate::Sector(search(w, t)));
     }
     let search = BoxSearch {
         tolerance: tol,
@@ -545,7 +547,13 @@ fn layers_footprint(args: &WdcArgs, widths: &[usize]) -> Footprint {
     let certificates = widths
         .windows(2)
         .filter(|w| args.certify && w[0] == 2)
-        .map(|w| certificate_words(w[1]))
+        .map(|w| {
+            certificate_words(w[1])
+                + args
+                    .certificate
+                    .as_ref()
+                    .map_or(0.0, |_| k2_certificate_file_words(w[1]))
+        })
         .fold(0.0, f64::max);
     let range = (2..widths.len())
         .filter(|_| range_certify(args))
@@ -585,13 +593,10 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
         .iter()
         .copied()
         .find(|&l| net.layers()[l].weight.ncols() > 2);
-    if let (Some(path), None, false) = (&args.certificate, box_layer, range_certify(&args)) {
-        return Err(Error::param(
-            "--certificate",
-            path.display(),
-            "certificate files are written for a layer with 3 or 4 inputs (k = 2 prints its exact sector certificate)",
-        ));
-    }
+    // Without a layer of 3 or 4 inputs or the range mode, the file is the first k = 2 layer's.
+    let sector_file = (args.certificate.is_some() && box_layer.is_none() && !range_certify(&args))
+        .then(|| certifiable.first().copied())
+        .flatten();
     let prepared: Vec<(usize, RangeLayer)> = if range_certify(&args) {
         check_range_network(&net)?;
         (1..net.depth())
@@ -619,7 +624,12 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
     let certs: Vec<(usize, LayerCertificate)> = if args.certify {
         certifiable
             .iter()
-            .map(|&l| Ok((l, certify_layer(ctx, &args, &net, l, &est[l])?)))
+            .map(|&l| {
+                Ok((
+                    l,
+                    certify_layer(ctx, &args, &net, (l, sector_file == Some(l)), &est[l])?,
+                ))
+            })
             .collect::<Result<_>>()?
     } else {
         Vec::new()
@@ -656,6 +666,13 @@ fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
         && let Some((l, LayerCertificate::Boxes(c))) = certs.iter().find(|(l, _)| Some(*l) == box_layer)
     {
         write_certificate(path, &CertificateFile::new(c, net.layers()[*l].weight.as_ref(), l + 1))?;
+    } else if let Some(path) = &args.certificate
+        && let Some((l, LayerCertificate::Sector(c))) = certs.iter().find(|(l, _)| Some(*l) == sector_file)
+    {
+        write_certificate(
+            path,
+            &K2CertificateFile::new(c, net.layers()[*l].weight.as_ref(), l + 1),
+        )?;
     }
     let dir = ctx.finish(out, "wdc", &args)?;
     let mut outcome = layers_outcome(&dir, &net, &est, &certs);

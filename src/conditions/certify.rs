@@ -25,6 +25,9 @@ use std::f64::consts::PI;
 use faer::MatRef;
 use rayon::prelude::*;
 
+use super::certify_check::weights_sha256;
+use super::certify_range::RangeLeaf;
+
 /// `L = (1 + √2)/(2π)`, the Lipschitz constant of `Q(α, β)` in each angle (docs/THEORY.md §11.1).
 pub const LIPSCHITZ: f64 = (1.0 + std::f64::consts::SQRT_2) / (2.0 * PI);
 /// Added to the upper bound for floating-point rounding (the incremental sums of `D` and the
@@ -218,11 +221,27 @@ pub struct Certificate {
     pub cells: usize,
     /// Rectangles evaluated by the branch and bound (cell pairs included).
     pub rectangles: u64,
+    /// The arcs `[lo, hi]` of the cells (a coincidence point has `lo = hi`), when the search
+    /// was asked to keep its leaves.
+    #[serde(skip)]
+    pub cell_arcs: Vec<(f64, f64)>,
+    /// The leaves of every cell pair `(i ≤ j)` with their bounds (rounding margin included),
+    /// when the search was asked to keep them.
+    #[serde(skip)]
+    pub leaf_list: Vec<RangeLeaf>,
 }
 
 /// Branch and bound on one rectangle with constant `d`: returns (best value, its angles,
-/// largest upper bound among the leaves, rectangles evaluated).
-fn bound_rectangle(d: Sym2, centre: (f64, f64), half: (f64, f64), floor: f64, tol: f64) -> (f64, (f64, f64), f64, u64) {
+/// largest upper bound among the leaves, rectangles evaluated). Each leaf is pushed to
+/// `leaves` (when given) with the cell pair `cells` and its bound plus the rounding margin.
+fn bound_rectangle(
+    d: Sym2,
+    centre: (f64, f64),
+    half: (f64, f64),
+    (floor, tol): (f64, f64),
+    cells: (usize, usize),
+    mut leaves: Option<&mut Vec<RangeLeaf>>,
+) -> (f64, (f64, f64), f64, u64) {
     let mut best = (f64::NEG_INFINITY, centre);
     let mut upper: f64 = f64::NEG_INFINITY;
     let mut count = 0u64;
@@ -238,6 +257,14 @@ fn bound_rectangle(d: Sym2, centre: (f64, f64), half: (f64, f64), floor: f64, to
         let ub = value + LIPSCHITZ * (ha + hb);
         if ub <= floor.max(best.0) + tol || depth >= MAX_DEPTH {
             upper = upper.max(ub);
+            if let Some(list) = leaves.as_deref_mut() {
+                list.push(RangeLeaf {
+                    cells,
+                    centre: (a, b),
+                    half: (ha, hb),
+                    bound: ub + ROUNDING_MARGIN,
+                });
+            }
             continue;
         }
         // Bisect each side that has width (point cells have none).
@@ -288,6 +315,17 @@ fn row_of_grams(cells: &[Cell], outer: &[Sym2], i: usize) -> Vec<Sym2> {
 /// Certifies `sup_{x,y} ‖W_{+,x}ᵀW_{+,y} − Q_{x,y}‖` for `W ∈ R^{n × 2}` to within `tol`.
 /// Deterministic and independent of the thread count.
 pub fn certify(w: MatRef<'_, f64>, tol: f64) -> Certificate {
+    search(w, tol, false)
+}
+
+/// [`certify`], keeping the cells and the leaves of every cell pair `(i ≤ j)` for a
+/// certificate file ([`K2CertificateFile`]; the leaves of `(j, i)` mirror them, since
+/// `‖D(x, y)‖ = ‖D(y, x)‖`). The interval is the same as [`certify`]'s.
+pub fn certify_with_leaves(w: MatRef<'_, f64>, tol: f64) -> Certificate {
+    search(w, tol, true)
+}
+
+fn search(w: MatRef<'_, f64>, tol: f64, keep: bool) -> Certificate {
     assert_eq!(w.ncols(), 2, "the certificate needs a layer with exactly 2 inputs");
     let cells = cells(w);
     let outer: Vec<Sym2> = (0..w.nrows())
@@ -316,30 +354,36 @@ pub fn certify(w: MatRef<'_, f64>, tol: f64) -> Certificate {
         })
         .reduce(|| f64::NEG_INFINITY, f64::max);
     // Pass 2: branch and bound every cell pair whose bound could beat the floor.
-    let rows: Vec<(f64, (f64, f64), f64, u64)> = (0..cells.len())
+    type Row = ((f64, (f64, f64), f64, u64), Vec<RangeLeaf>);
+    let rows: Vec<Row> = (0..cells.len())
         .into_par_iter()
         .map(|i| {
             crate::cancel::poll();
             let grams = row_of_grams(&cells, &outer, i);
             let (ci, hi) = (cells[i].centre(), cells[i].half_width());
-            grams.iter().zip(&cells).fold(
+            let mut leaves = Vec::new();
+            let acc = grams.iter().zip(&cells).enumerate().fold(
                 (f64::NEG_INFINITY, (0.0, 0.0), f64::NEG_INFINITY, 0u64),
-                |acc, (d, cj)| {
-                    let r = bound_rectangle(*d, (ci, cj.centre()), (hi, cj.half_width()), floor, tol);
+                |acc, (j, (d, cj))| {
+                    let sink = (keep && i <= j).then_some(&mut leaves);
+                    let r = bound_rectangle(*d, (ci, cj.centre()), (hi, cj.half_width()), (floor, tol), (i, j), sink);
                     let best = if r.0 > acc.0 { (r.0, r.1) } else { (acc.0, acc.1) };
                     (best.0, best.1, acc.2.max(r.2), acc.3 + r.3)
                 },
-            )
+            );
+            (acc, leaves)
         })
         .collect();
     let (mut lower, mut arg, mut upper, mut rectangles) = (f64::NEG_INFINITY, (0.0, 0.0), f64::NEG_INFINITY, 0u64);
-    for r in rows {
+    let mut leaf_list = Vec::new();
+    for (r, leaves) in rows {
         if r.0 > lower {
             lower = r.0;
             arg = r.1;
         }
         upper = upper.max(r.2);
         rectangles += r.3;
+        leaf_list.extend(leaves);
     }
     let (alpha, beta) = (arg.0.rem_euclid(2.0 * PI), arg.1.rem_euclid(2.0 * PI));
     Certificate {
@@ -351,6 +395,60 @@ pub fn certify(w: MatRef<'_, f64>, tol: f64) -> Certificate {
         argmax_theta: angular_distance(alpha, beta),
         cells: cells.len(),
         rectangles,
+        cell_arcs: if keep {
+            cells.iter().map(|c| (c.lo, c.hi)).collect()
+        } else {
+            Vec::new()
+        },
+        leaf_list,
+    }
+}
+
+/// The `format` field of a `k = 2` full-domain certificate file.
+pub const FILE_FORMAT: &str = "dpr-audit/wdc-k2-certificate/1";
+
+/// A `k = 2` full-domain certificate as a file (JSON; docs/THEORY.md §17.9): the cells, the
+/// leaves of every cell pair `(i ≤ j)` with their bounds, and the claimed interval.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct K2CertificateFile {
+    /// [`FILE_FORMAT`].
+    pub format: String,
+    /// Layer index (1-based) in its network.
+    pub layer: usize,
+    /// `n`, the rows of the layer `W ∈ R^{n × 2}`.
+    pub n_out: usize,
+    /// SHA-256 of the weights (`certify_check::weights_sha256`).
+    pub weights_sha256: String,
+    /// Claimed lower end.
+    pub lower: f64,
+    /// Claimed upper end.
+    pub upper: f64,
+    /// Angle α of the arg-max `x`.
+    pub argmax_alpha: f64,
+    /// Angle β of the arg-max `y`.
+    pub argmax_beta: f64,
+    /// The cells `[lo, hi]`: arcs of constant pattern and coincidence points (`lo = hi`).
+    pub cells: Vec<(f64, f64)>,
+    /// Every leaf of the cell pairs `(i ≤ j)` with its bound.
+    pub leaves: Vec<RangeLeaf>,
+}
+
+impl K2CertificateFile {
+    /// The file of a search that kept its leaves ([`certify_with_leaves`]) on `w`, layer
+    /// `layer` (1-based) of its network.
+    pub fn new(cert: &Certificate, w: MatRef<'_, f64>, layer: usize) -> Self {
+        Self {
+            format: FILE_FORMAT.into(),
+            layer,
+            n_out: w.nrows(),
+            weights_sha256: weights_sha256(w),
+            lower: cert.lower,
+            upper: cert.upper,
+            argmax_alpha: cert.argmax_alpha,
+            argmax_beta: cert.argmax_beta,
+            cells: cert.cell_arcs.clone(),
+            leaves: cert.leaf_list.clone(),
+        }
     }
 }
 

@@ -34,11 +34,29 @@ pub struct RangeCheckReport {
 
 /// One arc's data, recomputed from the weights: the unit basis of `span Λ_{i−1}`, `κ`, and the
 /// projected rows `U ᵀ w_r` of `W_i` active on the arc.
-struct ArcData {
-    basis: [Vec<f64>; 2],
-    lambda: [Vec<f64>; 2],
-    kappa: f64,
-    rows: Vec<Option<[f64; 2]>>,
+pub(super) struct ArcData {
+    pub(super) basis: [Vec<f64>; 2],
+    pub(super) lambda: [Vec<f64>; 2],
+    pub(super) kappa: f64,
+    pub(super) rows: Vec<Option<[f64; 2]>>,
+}
+
+impl ArcData {
+    /// The data of a first layer `W` (the identity prefix `Λ_0 = I`, `κ = 1`) whose rows
+    /// `active` are on.
+    pub(super) fn first_layer(w: MatRef<'_, f64>, active: &[bool]) -> Self {
+        let unit = [vec![1.0, 0.0], vec![0.0, 1.0]];
+        ArcData {
+            basis: unit.clone(),
+            lambda: unit,
+            kappa: 1.0,
+            rows: active
+                .iter()
+                .enumerate()
+                .map(|(r, &on)| on.then(|| [w[(r, 0)], w[(r, 1)]]))
+                .collect(),
+        }
+    }
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -48,7 +66,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// Forward through `weights` at the arc's midpoint, checking that every row's sign is the same
 /// at both ends as at the midpoint (a linear function on an arc shorter than π); returns `Λ`
 /// of every layer (`n_l × 2`, as two columns). `tol` widens the ends.
-fn forward(weights: &[MatRef<'_, f64>], (s, e): (f64, f64), tol: f64) -> Result<Vec<[Vec<f64>; 2]>, String> {
+pub(super) fn forward(weights: &[MatRef<'_, f64>], (s, e): (f64, f64), tol: f64) -> Result<Vec<[Vec<f64>; 2]>, String> {
     if !(e > s && e - s < PI) {
         return Err(format!("arc [{s}, {e}] is empty or not shorter than π"));
     }
@@ -218,21 +236,7 @@ pub fn check_range(weights: &[MatRef<'_, f64>], file: &RangeCertificateFile) -> 
     let mut arcs: Vec<((f64, f64), Option<usize>)> =
         file.cells.iter().enumerate().map(|(c, a)| (*a, Some(c))).collect();
     arcs.extend(file.flat_arcs.iter().map(|a| (*a, None)));
-    arcs.sort_by(|a, b| a.0.0.total_cmp(&b.0.0));
-    if arcs.is_empty() {
-        return Err("no cells".into());
-    }
-    for pair in arcs.windows(2) {
-        if pair[0].0.1 != pair[1].0.0 {
-            return Err(format!(
-                "arcs [.., {}] and [{}, ..] leave a gap or overlap",
-                pair[0].0.1, pair[1].0.0
-            ));
-        }
-    }
-    if (arcs[arcs.len() - 1].0.1 - arcs[0].0.0 - TAU).abs() > 1e-12 {
-        return Err("the arcs do not close the circle".into());
-    }
+    tile_circle(&mut arcs)?;
     // Every arc: constant patterns; flat arcs have Λ_{i−1} = 0, cells do not.
     let data: Vec<Result<Option<ArcData>, String>> =
         arcs.par_iter().map(|(arc, _)| arc_data(weights, *arc, tol)).collect();
@@ -252,9 +256,75 @@ pub fn check_range(weights: &[MatRef<'_, f64>], file: &RangeCertificateFile) -> 
         .sum();
     let kappa_max = cells.iter().map(|c| c.kappa).fold(0.0, f64::max);
     let eta = rounding_bound(w.ncols(), w.nrows(), kappa_max, sigma_w);
-    // The leaves tile every cell pair (a ≤ b).
-    let count = file.cells.len();
-    let mut order: Vec<&RangeLeaf> = file.leaves.iter().collect();
+    check_bounds(
+        &cells,
+        &file.cells,
+        &file.leaves,
+        (tol, 0.5 * eta),
+        (file.lower, file.upper, file.argmax_alpha, file.argmax_beta),
+    )
+}
+
+/// Steps 4–6 of docs/THEORY.md §17.8 on checked `data` of `cells`: the leaves tile every cell
+/// pair, each bound is recomputed as `value + (κ_a (h + τ) + κ_b (h′ + τ))/π + slack` and is at
+/// most `upper`, and the value at the arg-max `(α, β)` is at least `lower`.
+pub(super) fn check_bounds(
+    data: &[ArcData],
+    cells: &[(f64, f64)],
+    leaves: &[RangeLeaf],
+    (tol, slack): (f64, f64),
+    (lower, upper, alpha, beta): (f64, f64, f64, f64),
+) -> Result<RangeCheckReport, String> {
+    let recomputed = check_leaves(leaves, cells, upper, |leaf| {
+        let (a, b) = (&data[leaf.cells.0], &data[leaf.cells.1]);
+        value(a, b, leaf.centre.0, leaf.centre.1)
+            + (a.kappa * (leaf.half.0 + tol) + b.kappa * (leaf.half.1 + tol)) / PI
+            + slack
+    })?;
+    let at = value_at_argmax(cells, (alpha, beta), lower, |a, b| {
+        value(&data[a], &data[b], alpha, beta)
+    })?;
+    Ok(RangeCheckReport {
+        cells: cells.len(),
+        leaves: leaves.len(),
+        max_recomputed: recomputed.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        value_at_argmax: at,
+    })
+}
+
+/// Sorts `arcs` by start (a point `[t, t]` before the arc starting at `t`) and checks that
+/// they tile the circle: each ends exactly where the next starts, the last `2π` after the
+/// first starts.
+pub(super) fn tile_circle<T>(arcs: &mut [((f64, f64), T)]) -> Result<(), String> {
+    arcs.sort_by(|a, b| a.0.0.total_cmp(&b.0.0).then(a.0.1.total_cmp(&b.0.1)));
+    if arcs.is_empty() {
+        return Err("no cells".into());
+    }
+    for pair in arcs.windows(2) {
+        if pair[0].0.1 != pair[1].0.0 {
+            return Err(format!(
+                "arcs [.., {}] and [{}, ..] leave a gap or overlap",
+                pair[0].0.1, pair[1].0.0
+            ));
+        }
+    }
+    if (arcs[arcs.len() - 1].0.1 - arcs[0].0.0 - TAU).abs() > 1e-12 {
+        return Err("the arcs do not close the circle".into());
+    }
+    Ok(())
+}
+
+/// Checks that the leaves tile every cell pair `a ≤ b` of `cells`, recomputes every leaf
+/// bound with `recompute`, and refuses a listed bound below its recomputation or above
+/// `upper`. Returns the recomputed bounds.
+fn check_leaves(
+    leaves: &[RangeLeaf],
+    cells: &[(f64, f64)],
+    upper: f64,
+    recompute: impl Fn(&RangeLeaf) -> f64 + Sync,
+) -> Result<Vec<f64>, String> {
+    let count = cells.len();
+    let mut order: Vec<&RangeLeaf> = leaves.iter().collect();
     order.sort_by_key(|p| p.cells);
     let mut k = 0;
     for a in 0..count {
@@ -263,7 +333,7 @@ pub fn check_range(weights: &[MatRef<'_, f64>], file: &RangeCertificateFile) -> 
             while k < order.len() && order[k].cells == (a, b) {
                 k += 1;
             }
-            check_tiling(&order[start..k], file.cells[a], file.cells[b])?;
+            check_tiling(&order[start..k], cells[a], cells[b])?;
         }
     }
     if k != order.len() {
@@ -272,53 +342,55 @@ pub fn check_range(weights: &[MatRef<'_, f64>], file: &RangeCertificateFile) -> 
             order[k].cells
         ));
     }
-    // Every leaf bound, recomputed.
-    let recomputed: Vec<f64> = file
-        .leaves
-        .par_iter()
-        .map(|leaf| {
-            let (a, b) = (&cells[leaf.cells.0], &cells[leaf.cells.1]);
-            value(a, b, leaf.centre.0, leaf.centre.1)
-                + (a.kappa * (leaf.half.0 + tol) + b.kappa * (leaf.half.1 + tol)) / PI
-                + 0.5 * eta
-        })
-        .collect();
-    for (n, (leaf, r)) in file.leaves.iter().zip(&recomputed).enumerate() {
+    let recomputed: Vec<f64> = leaves.par_iter().map(&recompute).collect();
+    for (n, (leaf, r)) in leaves.iter().zip(&recomputed).enumerate() {
         if !at_most(*r, leaf.bound) {
             return Err(format!(
                 "leaf {n} (cells {:?}): recomputed bound {r} exceeds its listed {}",
                 leaf.cells, leaf.bound
             ));
         }
-        if !at_most(leaf.bound, file.upper) {
-            return Err(format!("leaf {n}: bound {} above upper {}", leaf.bound, file.upper));
+        if !at_most(leaf.bound, upper) {
+            return Err(format!("leaf {n}: bound {} above upper {upper}", leaf.bound));
         }
     }
-    let find = |t: f64| {
-        file.cells
-            .iter()
-            .position(|&(s, e)| [t, t + TAU, t - TAU].iter().any(|&v| s <= v && v <= e))
+    Ok(recomputed)
+}
+
+/// The objective at the arg-max angles, `value(a, b)` on cells `a ∋ α`, `b ∋ β` (the largest
+/// over the cells whose closure holds them: each is a limit of values inside its cell, so a
+/// lower bound on the supremum); refused when below `lower`.
+fn value_at_argmax(
+    cells: &[(f64, f64)],
+    (alpha, beta): (f64, f64),
+    lower: f64,
+    value: impl Fn(usize, usize) -> f64,
+) -> Result<f64, String> {
+    let holding = |t: f64| -> Vec<usize> {
+        (0..cells.len())
+            .filter(|&c| {
+                let (s, e) = cells[c];
+                [t, t + TAU, t - TAU].iter().any(|&v| s <= v && v <= e)
+            })
+            .collect()
     };
-    let (Some(ca), Some(cb)) = (find(file.argmax_alpha), find(file.argmax_beta)) else {
+    let (a, b) = (holding(alpha), holding(beta));
+    let at = a
+        .iter()
+        .flat_map(|&ca| b.iter().map(move |&cb| (ca, cb)))
+        .map(|(ca, cb)| value(ca, cb))
+        .fold(f64::NEG_INFINITY, f64::max);
+    if a.is_empty() || b.is_empty() {
         return Err("the arg-max angles lie in no cell".into());
-    };
-    let at = value(&cells[ca], &cells[cb], file.argmax_alpha, file.argmax_beta);
-    if at < file.lower {
-        return Err(format!(
-            "the objective at the arg-max is {at}, below lower {}",
-            file.lower
-        ));
     }
-    Ok(RangeCheckReport {
-        cells: count,
-        leaves: file.leaves.len(),
-        max_recomputed: recomputed.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        value_at_argmax: at,
-    })
+    if !at_most(lower, at) {
+        return Err(format!("the objective at the arg-max is {at}, below lower {lower}"));
+    }
+    Ok(at)
 }
 
 /// `a ≤ b`, false when either is NaN (a NaN bound is refused).
-fn at_most(a: f64, b: f64) -> bool {
+pub(super) fn at_most(a: f64, b: f64) -> bool {
     matches!(
         a.partial_cmp(&b),
         Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
@@ -335,6 +407,9 @@ fn check_tiling(leaves: &[&RangeLeaf], a: (f64, f64), b: (f64, f64)) -> Result<(
     }
     let (ha, hb) = (0.5 * (a.1 - a.0), 0.5 * (b.1 - b.0));
     let slack = AREA_SLACK * (ha + hb);
+    // A point cell (zero width) is a side of length 1 in the measure: the leaves of a
+    // point × arc pair are segments whose lengths add up, those of a point × point pair one point.
+    let side = |pair_half: f64, half: f64| if pair_half > 0.0 { 2.0 * half } else { 1.0 };
     let mut area = 0.0;
     for l in leaves {
         let inside = l.centre.0 - l.half.0 >= a.0 - slack
@@ -344,22 +419,24 @@ fn check_tiling(leaves: &[&RangeLeaf], a: (f64, f64), b: (f64, f64)) -> Result<(
         if !inside {
             return Err(format!("a leaf of cells {:?} leaves its cell pair", l.cells));
         }
-        area += 4.0 * l.half.0 * l.half.1;
+        area += side(ha, l.half.0) * side(hb, l.half.1);
     }
+    // Two leaves are apart when they are separated along a side of positive width.
+    let apart = |pair_half: f64, d: f64, h: f64| pair_half > 0.0 && d.abs() >= h - slack;
     for (n, p) in leaves.iter().enumerate() {
         for q in &leaves[n + 1..] {
-            let apart = (p.centre.0 - q.centre.0).abs() >= p.half.0 + q.half.0 - slack
-                || (p.centre.1 - q.centre.1).abs() >= p.half.1 + q.half.1 - slack;
-            if !apart {
+            if !(apart(ha, p.centre.0 - q.centre.0, p.half.0 + q.half.0)
+                || apart(hb, p.centre.1 - q.centre.1, p.half.1 + q.half.1))
+            {
                 return Err(format!("two leaves of cells {:?} overlap", p.cells));
             }
         }
     }
-    if (area - 4.0 * ha * hb).abs() > AREA_SLACK * 4.0 * ha * hb.max(1e-300) + 1e-300 {
+    let whole = side(ha, ha) * side(hb, hb);
+    if (area - whole).abs() > AREA_SLACK * whole.max(1e-300) + 1e-300 {
         return Err(format!(
-            "the leaves of cells {:?} cover {area} of the pair's area {}",
-            leaves[0].cells,
-            4.0 * ha * hb
+            "the leaves of cells {:?} cover {area} of the pair's area {whole}",
+            leaves[0].cells
         ));
     }
     Ok(())

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod certify;
 pub mod certify_boxes;
 pub mod certify_check;
+pub mod certify_k2_check;
 pub mod certify_range;
 pub mod certify_range_check;
 pub mod rrcp;

@@ -290,3 +290,84 @@ pub fn non_relu_networks(dir: &Path) {
     save(&biased, &dir.join("biased.safetensors"), &Default::default()).expect("save");
     save(&smooth, &dir.join("smooth.safetensors"), &Default::default()).expect("save");
 }
+
+/// An edit of a certificate file.
+type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+
+/// Refuses (exit 3, REFUSED) the certificate file `original` in `dir` (with `cells` and
+/// `leaves`) after each of: one leaf bound of a refined cell pair lowered by `lower_by(leaf)`,
+/// a leaf of a refined pair removed, the leaf of a single-leaf pair removed, a cell removed,
+/// `upper` lowered by 10⁻³. `check` runs `check-certificate` on a file name.
+pub fn assert_tampering_refused(
+    dir: &Path,
+    original: &str,
+    lower_by: fn(&serde_json::Value) -> f64,
+    check: &dyn Fn(&str) -> (Option<i32>, String),
+) {
+    let original: serde_json::Value = serde_json::from_str(&read(&dir.join(original))).unwrap();
+    let leaves = original["leaves"].as_array().unwrap();
+    let pair = |l: &serde_json::Value| l["cells"].to_string();
+    let mut per_pair = std::collections::HashMap::new();
+    leaves.iter().for_each(|l| *per_pair.entry(pair(l)).or_insert(0) += 1);
+    let refined = leaves
+        .iter()
+        .position(|l| per_pair[&pair(l)] > 1)
+        .expect("the search refined some pair");
+    let single = leaves.iter().position(|l| per_pair[&pair(l)] == 1).unwrap();
+    let tampered: Vec<(&str, Edit)> = vec![
+        (
+            "lowered.json",
+            Box::new(move |v| {
+                let leaf = &mut v["leaves"][refined];
+                let b = leaf["bound"].as_f64().unwrap() - lower_by(leaf);
+                leaf["bound"] = serde_json::json!(b);
+            }),
+        ),
+        (
+            "refined-gone.json",
+            Box::new(move |v| {
+                v["leaves"].as_array_mut().unwrap().remove(refined);
+            }),
+        ),
+        (
+            "single-gone.json",
+            Box::new(move |v| {
+                v["leaves"].as_array_mut().unwrap().remove(single);
+            }),
+        ),
+        (
+            "cell-gone.json",
+            Box::new(|v| {
+                v["cells"].as_array_mut().unwrap().remove(3);
+            }),
+        ),
+        (
+            "upper.json",
+            Box::new(|v| {
+                let u = v["upper"].as_f64().unwrap();
+                v["upper"] = serde_json::json!(u - 1e-3);
+            }),
+        ),
+    ];
+    for (name, edit) in &tampered {
+        let mut v = original.clone();
+        edit(&mut v);
+        std::fs::write(dir.join(name), serde_json::to_vec(&v).unwrap()).unwrap();
+        let (code, text) = check(name);
+        assert_eq!(code, Some(3), "{name}: {text}");
+        assert!(text.contains("REFUSED"), "{name}: {text}");
+    }
+}
+
+/// `wdc_args … --certificate mine.txt` on an existing file the tool did not write: exit 2,
+/// the file untouched, no output folder `o2`.
+pub fn assert_foreign_file_kept(dir: &Path, wdc_args: &[&str]) {
+    std::fs::write(dir.join("mine.txt"), "not a certificate").unwrap();
+    let mut args = vec!["--out", "o2"];
+    args.extend_from_slice(wdc_args);
+    args.extend_from_slice(&["--certificate", "mine.txt"]);
+    let o = run(dir, &args);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(read(&dir.join("mine.txt")), "not a certificate");
+    assert!(!dir.join("o2").exists());
+}
