@@ -1811,81 +1811,30 @@ mod tests {
         let dir = temp_dir("bad");
         let (xs, ys) = (grid(4), grid(3));
         let png = dir.join("bad.png");
-        assert_plot_error(
+        // The heat map with fixed labels: only the path and the data vary below.
+        let square = |path: &Path, xs: &[f64], ys: &[f64], values: &[f64], markers: &[Marker]| {
             heatmap(
-                &png,
+                path,
                 "t",
                 "x (latent units)",
                 "y (latent units)",
                 "v (dimensionless)",
-                &xs,
-                &ys,
-                &[0.0; 11],
-                &[],
-            ),
-            "values has 11 entries",
-        );
-        assert_plot_error(
-            heatmap(
-                &png,
-                "t",
-                "x (latent units)",
-                "y (latent units)",
-                "v (dimensionless)",
-                &xs[..1],
-                &ys,
-                &[0.0; 3],
-                &[],
-            ),
-            "at least 2",
-        );
-        assert_plot_error(
-            heatmap(
-                &png,
-                "t",
-                "x (latent units)",
-                "y (latent units)",
-                "v (dimensionless)",
-                &[1.0, 0.0],
-                &ys,
-                &[0.0; 6],
-                &[],
-            ),
-            "strictly increasing",
-        );
+                xs,
+                ys,
+                values,
+                markers,
+            )
+        };
+        assert_plot_error(square(&png, &xs, &ys, &[0.0; 11], &[]), "values has 11 entries");
+        assert_plot_error(square(&png, &xs[..1], &ys, &[0.0; 3], &[]), "at least 2");
+        assert_plot_error(square(&png, &[1.0, 0.0], &ys, &[0.0; 6], &[]), "strictly increasing");
         let bad_marker = [Marker {
             label: "m".into(),
             x: f64::NAN,
             y: 0.0,
         }];
-        assert_plot_error(
-            heatmap(
-                &png,
-                "t",
-                "x (latent units)",
-                "y (latent units)",
-                "v (dimensionless)",
-                &xs,
-                &ys,
-                &[0.0; 12],
-                &bad_marker,
-            ),
-            "finite",
-        );
-        assert_plot_error(
-            heatmap(
-                &dir.join("bad.jpg"),
-                "t",
-                "x (latent units)",
-                "y (latent units)",
-                "v (dimensionless)",
-                &xs,
-                &ys,
-                &[0.0; 12],
-                &[],
-            ),
-            "extension",
-        );
+        assert_plot_error(square(&png, &xs, &ys, &[0.0; 12], &bad_marker), "finite");
+        assert_plot_error(square(&dir.join("bad.jpg"), &xs, &ys, &[0.0; 12], &[]), "extension");
         assert_plot_error(
             line_plot(
                 &dir.join("bad"),
