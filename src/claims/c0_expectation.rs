@@ -381,4 +381,19 @@ mod tests {
         assert_eq!(judge(&z_test(&rows), 0.05), Verdict::Fail);
         assert_eq!(judge(&z_test(&[entry(None, Some(true))]), 0.05), Verdict::Inconclusive);
     }
+
+    #[test]
+    fn a_p_value_equal_to_the_level_rejects_nothing() {
+        // The test rejects when p < α: a Bonferroni p of exactly α keeps the claim (a rule
+        // that took `≤` for `<` would FAIL it), and the next float below α rejects it.
+        let test = |p_bonferroni: f64| ZTest {
+            tested: 10,
+            max_abs_z: 3.0,
+            p_bonferroni,
+            exact: 0,
+            exact_equal: 0,
+        };
+        assert_eq!(judge(&test(0.05), 0.05), Verdict::Pass);
+        assert_eq!(judge(&test(0.05 - f64::EPSILON), 0.05), Verdict::Fail);
+    }
 }

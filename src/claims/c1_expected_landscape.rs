@@ -252,10 +252,17 @@ mod tests {
         // or a wrong ρ_d would produce, and must be caught.
         let good = case();
         assert_eq!(judge(std::slice::from_ref(&good), 1e-12, 1e-12), Verdict::Pass);
-        let broken: [fn(&mut CheckRow); 4] = [
+        // Each perturbation breaks exactly one property; the strict inequalities are broken
+        // by equality (a rule that took `≤` for `<` would let those through).
+        let broken: [fn(&mut CheckRow); 6] = [
             |r| r.h_norm_at_neg = 1e-6,
+            |r| r.h_norm_at_x0 = 1e-6,
             |r| r.f_near_origin_max = r.f_origin + 1e-9,
-            |r| r.f_at_neg = r.f_at_x0,
+            |r| r.f_near_origin_max = r.f_origin,
+            |r| {
+                r.f_at_neg = r.f_at_x0;
+                r.f_at_neg_closed_form = r.f_at_x0;
+            },
             |r| r.f_at_neg_closed_form += 1e-9,
         ];
         for (i, breaks) in broken.iter().enumerate() {

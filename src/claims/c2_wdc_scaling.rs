@@ -344,4 +344,25 @@ mod tests {
         // A missing fit does not hide a significant contradiction elsewhere.
         assert_eq!(judge(None, Some(&up(-0.6, 0.1)), None), Verdict::Fail);
     }
+
+    #[test]
+    fn a_rise_in_n_fails_only_at_the_corrected_level() {
+        // ε ∝ n^{0.35 ± 0.1} over 5 widths (3 degrees of freedom): the 95% interval
+        // [0.032, 0.668] lies above 0, the 1 − α/3 interval [−0.136, 0.836] does not, so the
+        // rise is not significant once the three parts are accounted for.
+        let fit = PowerLawFit {
+            exponent: 0.35,
+            exponent_lo: 0.032,
+            exponent_hi: 0.668,
+            constant: 1.0,
+            r2: 0.9,
+            points: 5,
+            exponent_se: 0.1,
+        };
+        let up = k_fit(FitSeries::CertifiedUpper, 0.5, 0.1);
+        let low = k_fit(FitSeries::CertifiedLower, 0.45, 0.1);
+        assert_eq!(judge(Some(&fit), Some(&up), Some(&low)), Verdict::Inconclusive);
+        let clear_rise = PowerLawFit { exponent: 0.6, ..fit };
+        assert_eq!(judge(Some(&clear_rise), Some(&up), Some(&low)), Verdict::Fail);
+    }
 }

@@ -206,4 +206,45 @@ mod tests {
         assert_eq!(judge(&[fit_of(-0.5, 0.05), None], 0.15), Verdict::Inconclusive);
         assert_eq!(judge(&[], 0.15), Verdict::Inconclusive);
     }
+
+    /// A fit over 6 points (4 degrees of freedom) with the given exponent and standard error.
+    fn exact_fit(exponent: f64, exponent_se: f64) -> Option<PowerLawFit> {
+        Some(PowerLawFit {
+            exponent,
+            exponent_lo: f64::NAN,
+            exponent_hi: f64::NAN,
+            constant: 1.0,
+            r2: 0.9,
+            points: 6,
+            exponent_se,
+        })
+    }
+
+    #[test]
+    fn the_band_is_minus_one_half_plus_or_minus_the_tolerance() {
+        // A clear decay at rate −0.2 ([−0.235, −0.165] at 1 − α/2) misses −1/2 ± 0.15 above;
+        // one at −0.8 misses it below; −0.36 and −0.64 are just inside.
+        for (exponent, verdict) in [
+            (-0.2, Verdict::Fail),
+            (-0.8, Verdict::Fail),
+            (-0.36, Verdict::Pass),
+            (-0.64, Verdict::Pass),
+        ] {
+            assert_eq!(
+                judge(&[exact_fit(-0.5, 0.01), exact_fit(exponent, 0.01)], 0.15),
+                verdict,
+                "exponent {exponent}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_mode_is_judged_at_level_alpha_over_the_number_of_modes() {
+        // −0.5 ± 0.16 with 4 degrees of freedom: the 95% interval [−0.944, −0.056] shows a
+        // decay, the 1 − α/2 interval [−1.059, 0.059] does not, so with two modes the data
+        // cannot tell; alone, the same fit passes.
+        let wide = exact_fit(-0.5, 0.16);
+        assert_eq!(judge(&[exact_fit(-0.5, 0.01), wide], 0.15), Verdict::Inconclusive);
+        assert_eq!(judge(&[wide], 0.15), Verdict::Pass);
+    }
 }

@@ -277,6 +277,16 @@ mod tests {
     }
 
     #[test]
+    fn an_adjusted_p_value_equal_to_the_level_rejects_nothing() {
+        // One grid point, so Holm leaves p as it is: judged at α = p itself, the point is not
+        // significant (the test rejects when p < α); just above it, it is.
+        let p = mcnemar_exact(10, 1);
+        let mut grid = vec![point(32, 10, 1)];
+        assert_eq!(judge(&mut grid, p), Verdict::Inconclusive);
+        assert_eq!(judge(&mut grid, p * (1.0 + 1e-12)), Verdict::Pass);
+    }
+
+    #[test]
     fn pairs_are_matched_by_setting_and_trial() {
         let row = |method: Method, m: usize, trial: u64, success: bool| {
             let r = SweepRow {

@@ -591,3 +591,61 @@ pub(crate) mod testing {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(decoder: &str, m: usize) -> Ask {
+        Ask {
+            decoder: decoder.into(),
+            selection: Selection::Objective,
+            algorithm: Algorithm::Dpr,
+            m,
+            quantity: "ssim",
+            strata: vec![vec![0.90, 0.94, 0.92], vec![0.91, 0.95, 0.93]],
+            threshold: 0.9,
+            above: true,
+        }
+    }
+
+    #[test]
+    fn the_bonferroni_count_is_the_number_of_asks_of_the_same_decoder() {
+        // Three asks of `vae` (K = 3), one of `relu` (K = 1): the same strata get the 95%
+        // interval as their corrected one under `relu`, and a wider one under `vae`.
+        let asks = vec![ask("vae", 100), ask("vae", 200), ask("vae", 300), ask("relu", 200)];
+        let rows = checks(asks, 0.05, 1);
+        assert_eq!(rows.len(), 4);
+        let alone = stratified_interval(&rows_strata(), 0.05).unwrap();
+        let corrected = stratified_interval(&rows_strata(), 0.05 / 3.0).unwrap();
+        for row in &rows {
+            let expected = if row.decoder == "vae" { &corrected } else { &alone };
+            assert_eq!(
+                (row.ci_bonferroni_lo, row.ci_bonferroni_hi),
+                (expected.lo, expected.hi),
+                "{}",
+                row.decoder
+            );
+            assert_eq!((row.ci95_lo, row.ci95_hi), (alone.lo, alone.hi));
+        }
+    }
+
+    #[test]
+    fn the_statistic_column_names_each_check_with_its_interval() {
+        let mut rows = checks(vec![ask("vae", 200), ask("", 300)], 0.05, 1);
+        rows[1].side = "below";
+        let r = &rows[0];
+        let interval = format!("{:.4} [{:.4}, {:.4}]", r.mean, r.ci95_lo, r.ci95_hi);
+        assert_eq!(
+            describe_checks(&rows),
+            format!(
+                "DPR vae/objective ssim m = 200: {interval} (above 0.9); DPR/objective ssim m = 300: {interval} (below 0.9)"
+            )
+        );
+        assert_eq!(describe_checks(&[]), "");
+    }
+
+    fn rows_strata() -> Vec<Vec<f64>> {
+        ask("any", 0).strata
+    }
+}
