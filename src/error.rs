@@ -38,7 +38,7 @@ pub enum Error {
     },
     /// Another process holds the lock of an output folder.
     #[error(
-        "{path} is being written by another dpr-audit process (pid {pid}, holding {lock}); wait for it to finish, or choose another --out"
+        "{path} is being written by another dpr-audit process (pid {pid}, holding {lock}); wait for it to finish, or write elsewhere (another --out or file name)"
     )]
     Busy { path: PathBuf, lock: PathBuf, pid: String },
     /// CSV serialisation failed.

@@ -265,24 +265,19 @@ fn the_command_reports_range_rows_beside_the_full_domain_and_the_csv_is_thread_i
 fn certificate_files_are_checked_independently_and_tampering_is_refused() {
     let dir = common::scratch_dir("wdc-range", "files");
     let widths = ["--widths", "2,20,50"];
-    let o = run(
-        &dir,
-        &[
-            "--out",
-            "o",
-            "wdc",
-            widths[0],
-            widths[1],
-            "--domain",
-            "range",
-            "--certify",
-            "--no-audit",
-            "--tol",
-            "2e-3",
-            "--certificate",
-            "r.json",
-        ],
-    );
+    let certify = [
+        "wdc",
+        widths[0],
+        widths[1],
+        "--domain",
+        "range",
+        "--certify",
+        "--no-audit",
+    ];
+    let mut args = vec!["--out", "o"];
+    args.extend_from_slice(&certify);
+    args.extend_from_slice(&["--tol", "2e-3", "--certificate", "r.json"]);
+    let o = run(&dir, &args);
     assert_ok(&o);
     let check = |name: &str| {
         let o = run(&dir, &["check-certificate", name, widths[0], widths[1]]);
@@ -292,16 +287,5 @@ fn certificate_files_are_checked_independently_and_tampering_is_refused() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("ACCEPTED"), "{text}");
     common::assert_tampering_refused(&dir, "r.json", |_| 1e-3, &check);
-    common::assert_foreign_file_kept(
-        &dir,
-        &[
-            "wdc",
-            widths[0],
-            widths[1],
-            "--domain",
-            "range",
-            "--certify",
-            "--no-audit",
-        ],
-    );
+    common::assert_foreign_file_kept(&dir, &certify);
 }

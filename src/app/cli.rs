@@ -407,7 +407,8 @@ pub struct WdcArgs {
     /// Write the box search's certificate (first layer with 3 or 4 inputs), else the exact
     /// sector certificate of the first layer with 2 inputs, or with `--domain range` the
     /// range-restricted certificate of layer 2, to this JSON file, for `dpr-audit
-    /// check-certificate`.
+    /// check-certificate`. The file appears whole (staged under a hidden name, then renamed),
+    /// one run writes it at a time (`FILE.lock`), and a file dpr-audit did not write is refused.
     #[arg(long, requires = "certify")]
     pub certificate: Option<PathBuf>,
     /// Skip the assumption audit printed beside the estimate (it re-estimates ε after

@@ -32,7 +32,7 @@ use crate::limits::{
     Footprint, certificate_words, comma_list, k2_certificate_file_words, range_certificate_words, trial_words,
     wdc_search_words, wdc_workspace_words,
 };
-use crate::report::output::OutputDir;
+use crate::report::output::{OutputDir, OutputLock, write_atomic};
 use crate::report::plot::{Series, line_plot};
 use crate::report::progress;
 use crate::report::{cell_list, widths_label};
@@ -306,14 +306,11 @@ fn progress_printer(
 }
 
 /// Writes a certificate file in one rename (a failed write leaves nothing behind).
+/// Writes a certificate file whole or not at all: staged under a hidden name of this process
+/// (`.<name>.partial-<pid>`, never a name a user could own) and renamed into place. The caller
+/// holds the file's [`OutputLock`] from before the search, so two runs never write one file.
 fn write_certificate(path: &Path, file: &impl Serialize) -> Result<()> {
-    let staging = path.with_extension("partial");
-    let failed = |source| Error::Output {
-        path: path.to_path_buf(),
-        source,
-    };
-    std::fs::write(&staging, serde_json::to_vec(file)?).map_err(failed)?;
-    std::fs::rename(&staging, path).map_err(failed)
+    write_atomic(path, &serde_json::to_vec(file)?)
 }
 
 fn certificate_row(layer: usize, net: &Network, c: &LayerCertificate, base: &LayerRow) -> LayerRow {
@@ -573,6 +570,8 @@ fn layers_footprint(args: &WdcArgs, widths: &[usize]) -> Footprint {
 }
 
 fn layers(ctx: &Context, args: WdcArgs) -> Result<Outcome> {
+    // Taken before the search, so a second run on the same file is refused at once.
+    let _certificate_lock = args.certificate.as_deref().map(OutputLock::acquire).transpose()?;
     let (net, origin) = network_within(
         &args.source,
         &ctx.budget,

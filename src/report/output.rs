@@ -320,7 +320,8 @@ fn still_at(file: &File, path: &Path) -> bool {
     }
 }
 
-/// An exclusive advisory lock on `<folder>.lock`, beside a folder being written.
+/// An exclusive advisory lock on `<folder>.lock`, beside a folder (or a single file, such as a
+/// certificate) being written.
 #[derive(Debug)]
 pub struct OutputLock {
     path: PathBuf,
@@ -534,7 +535,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let parent = parent_of(path);
     std::fs::create_dir_all(parent).map_err(out_err(parent))?;
     let tmp = parent.join(format!(".{}.partial-{}", name_of(path), std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(out_err(&tmp))?;
+    std::fs::write(&tmp, bytes).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        out_err(&tmp)(e)
+    })?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::Output {

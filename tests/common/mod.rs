@@ -370,4 +370,38 @@ pub fn assert_foreign_file_kept(dir: &Path, wdc_args: &[&str]) {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(read(&dir.join("mine.txt")), "not a certificate");
     assert!(!dir.join("o2").exists());
+    assert_certificate_writes_are_safe(dir, wdc_args);
+}
+
+/// `wdc_args … --certificate safe.json`: refused (exit 2, naming the holder's pid, nothing
+/// written) while another process holds `safe.json.lock`; then written with the lock free, leaving
+/// the user's `safe.partial` and `.safe.json.partial` untouched and no staging file or lock behind.
+fn assert_certificate_writes_are_safe(dir: &Path, wdc_args: &[&str]) {
+    let mine = [("safe.partial", "my notes"), (".safe.json.partial", "my hidden notes")];
+    for (name, text) in mine {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let mut args = vec!["--quiet", "--out", "o3"];
+    args.extend_from_slice(wdc_args);
+    args.extend_from_slice(&["--certificate", "safe.json"]);
+    let holder = std::fs::File::create(dir.join("safe.json.lock")).unwrap();
+    holder.lock().unwrap();
+    std::fs::write(dir.join("safe.json.lock"), "4242\n").unwrap();
+    let o = run(dir, &args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pid 4242"), "{}", stderr(&o));
+    assert!(!dir.join("safe.json").exists() && !dir.join("o3").exists());
+    drop(holder);
+    std::fs::remove_file(dir.join("safe.json.lock")).unwrap();
+    assert_ok(&run(dir, &args));
+    assert!(read(&dir.join("safe.json")).contains("dpr-audit/"));
+    for (name, text) in mine {
+        assert_eq!(read(&dir.join(name)), text, "{name} is the user's");
+    }
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".safe.json.partial-") || n == "safe.json.lock")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
