@@ -305,7 +305,6 @@ fn progress_printer(
     }
 }
 
-/// Writes a certificate file in one rename (a failed write leaves nothing behind).
 /// Writes a certificate file whole or not at all: staged under a hidden name of this process
 /// (`.<name>.partial-<pid>`, never a name a user could own) and renamed into place. The caller
 /// holds the file's [`OutputLock`] from before the search, so two runs never write one file.
